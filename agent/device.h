@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* The agent's view of a physical device: one USB device that is not a hub, or one removable disk
+ * that is not on USB (SD/MMC, optical, ...). Built from libudev; the one code path that both
+ * `mnguardctl devices` and the daemon use to classify what is plugged in.
+ *
+ * All strings are sanitized copies of untrusted device data (strutil.h: valid UTF-8, capped). */
+
+#include <libudev.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+
+typedef struct MnInterface {
+        char *syspath;
+        char *sysname; /* e.g. "1-1:1.0" */
+        uint8_t cls, subclass, protocol;
+        char *label;   /* the interface string descriptor (sysfs "interface"), may be NULL */
+        UsbClass function;
+        bool keyboard, mouse;
+} MnInterface;
+
+typedef struct MnFilesystem {
+        char *devnode;  /* /dev/sdb1 */
+        char *type, *uuid, *label; /* from udev ID_FS_*, libblkid as a fallback; may be NULL */
+} MnFilesystem;
+
+typedef struct MnDevice {
+        char *syspath;
+        char *sysname;
+        char *bus;          /* "usb", "mmc", "ata", "scsi", ... */
+        bool has_ids;
+        uint16_t vendor, product;
+        char *serial, *manufacturer, *model; /* may be NULL */
+        bool optical;
+        bool has_authorized;     /* USB devices: the sysfs "authorized" attribute exists */
+        bool authorized;
+        MnInterface *interfaces;
+        size_t n_interfaces;
+        MnFilesystem *fs;
+        size_t n_fs;
+        UsbClassMask classes;    /* union of the interfaces' functions; storage for removable disks */
+} MnDevice;
+
+MnDevice *mn_device_free(MnDevice *d);
+static inline void mn_device_freep(MnDevice **p) { mn_device_free(*p); }
+
+/* Builds the view of a "usb_device" or of a block "disk". Returns -ENODEV for a device that is not a
+ * physical device mnguard decides (a hub, a non-removable disk, a disk that belongs to a USB device). */
+int mn_device_new_from_udev(struct udev_device *dev, MnDevice **ret);
+
+/* Every present physical device, sorted by syspath. Works whether or not udev has initialized the
+ * devices (umockdev testbeds never mark them initialized). */
+int mn_devices_enumerate(struct udev *udev, MnDevice ***ret, size_t *ret_n);
+void mn_devices_free(MnDevice **v, size_t n);
+
+/* Fills a PolicyDevice that points into d. storage must hold d->n_interfaces PolicyInterfaces and
+ * fs_storage 2 * d->n_fs string pointers; both must outlive *ret. */
+void mn_device_to_policy(const MnDevice *d, PolicyDevice *ret, PolicyInterface *storage,
+                         const char **fs_storage);

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "macro.h"
+
+int read_full_file(const char *path, size_t max_size, char **ret_data, size_t *ret_size) {
+        _cleanup_close_ int fd = -EBADF;
+        int in;
+
+        if (strcmp(path, "-") == 0)
+                in = STDIN_FILENO;
+        else {
+                fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (fd < 0)
+                        return -errno;
+                struct stat st;
+                if (fstat(fd, &st) < 0)
+                        return -errno;
+                if (S_ISDIR(st.st_mode))
+                        return -EISDIR;
+                if (S_ISREG(st.st_mode) && (uint64_t) st.st_size > max_size)
+                        return -EFBIG;
+                in = fd;
+        }
+
+        size_t cap = 4096, n = 0;
+        _cleanup_free_ char *buf = malloc(cap + 1);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                if (n == cap) {
+                        if (cap > max_size)
+                                return -EFBIG;
+                        size_t ncap = cap * 2;
+                        if (ncap > max_size + 1)
+                                ncap = max_size + 1;
+                        char *nb = realloc(buf, ncap + 1);
+                        if (!nb)
+                                return -ENOMEM;
+                        buf = nb;
+                        cap = ncap;
+                }
+                ssize_t k = read(in, buf + n, cap - n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+        }
+        if (n > max_size)
+                return -EFBIG;
+        buf[n] = 0;
+        *ret_data = TAKE_PTR(buf);
+        if (ret_size)
+                *ret_size = n;
+        return 0;
+}
