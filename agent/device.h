@@ -14,6 +14,14 @@
 
 #include "policy.h"
 
+/* The kernel caps a configuration at 32 interfaces (USB_MAXINTERFACES): more means a forged sysfs,
+ * and the device is refused with -E2BIG. */
+#define MN_DEVICE_MAX_INTERFACES  64
+/* Disk plus partitions per device (GPT allows 128 partitions): the rest is flagged fs_truncated. */
+#define MN_DEVICE_MAX_FILESYSTEMS 64
+/* Physical devices listed by mn_devices_enumerate(); more gives -E2BIG. */
+#define MN_DEVICES_MAX            4096
+
 typedef struct MnInterface {
         char *syspath;
         char *sysname; /* e.g. "1-1:1.0" */
@@ -42,6 +50,7 @@ typedef struct MnDevice {
         size_t n_interfaces;
         MnFilesystem *fs;
         size_t n_fs;
+        bool fs_truncated;       /* more block devices than MN_DEVICE_MAX_FILESYSTEMS; the rest omitted */
         UsbClassMask classes;    /* union of the interfaces' functions; storage for removable disks */
 } MnDevice;
 
@@ -61,3 +70,8 @@ void mn_devices_free(MnDevice **v, size_t n);
  * fs_storage 2 * d->n_fs string pointers; both must outlive *ret. */
 void mn_device_to_policy(const MnDevice *d, PolicyDevice *ret, PolicyInterface *storage,
                          const char **fs_storage);
+
+/* mn_device_to_policy() + policy_decide_device(). *ret_interface_blocked (if non-NULL) gets a new
+ * array of d->n_interfaces bools (true = cut), to be freed by the caller. Returns 0 or -ENOMEM. */
+int mn_device_decide(const MnDevice *d, const Policy *p, const PolicySubject *subject, int64_t today,
+                     PolicyDecision *ret, bool **ret_interface_blocked);

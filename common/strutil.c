@@ -84,6 +84,10 @@ static char *sanitize(const char *s, size_t n, size_t max_bytes, bool escape_con
                 } else if (p[i] == 0) {
                         i++;
                         continue;
+                } else if (escape_controls && p[i] == '\\') {
+                        /* so that an escaped byte and a literal "\x01" in the input look different */
+                        piece = "\\\\";
+                        plen = 2;
                 } else if (escape_controls && is_control(p[i], p + i, l)) {
                         static const char hex[] = "0123456789abcdef";
                         uint8_t v = l == 1 ? p[i] : p[i + 1];

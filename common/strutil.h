@@ -22,8 +22,8 @@ bool utf8_is_valid(const char *s, size_t n, size_t *ret_offset);
  * terminal_escape() does for terminals. Returns a new string or NULL on allocation failure. */
 char *untrusted_sanitize(const char *s, size_t n, size_t max_bytes);
 
-/* Like untrusted_sanitize(), then replaces control characters (C0, DEL, C1) by "\xNN" so the string
- * can be written to a terminal without acting on it. */
+/* Like untrusted_sanitize(), then replaces control characters (C0, DEL, C1) by "\xNN" and a backslash
+ * by "\\" so the string can be written to a terminal without acting on it, unambiguously. */
 char *terminal_escape(const char *s, size_t max_bytes);
 
 /* Parses exactly 4 hex digits into *ret. Returns 0 or -EINVAL. */

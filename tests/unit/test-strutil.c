@@ -43,6 +43,8 @@ static void test_sanitize(void **state) {
         _cleanup_free_ char *e = terminal_escape("a\x1b[31mb\x7f\xc2\x9b", 64);
         assert_string_equal(e, "a\\x1b[31mb\\x7f\\x9b");
         assert_true(utf8_is_valid(e, strlen(e), NULL));
+        _cleanup_free_ char *f = terminal_escape("\\x01\x01", 64);
+        assert_string_equal(f, "\\\\x01\\x01");
 }
 
 static void test_numbers(void **state) {

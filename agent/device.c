@@ -1,0 +1,541 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Physical devices as mnguard sees them, built from libudev (see device.h). */
+#include "device.h"
+
+#include <blkid.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "macro.h"
+#include "strutil.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_enumerate *, udev_enumerate_unref);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_device *, udev_device_unref);
+DEFINE_TRIVIAL_CLEANUP_FUNC(blkid_probe, blkid_free_probe);
+
+static bool streq_ptr(const char *a, const char *b) {
+        return a && b && streq(a, b);
+}
+
+/* A sanitized copy of an untrusted string from sysfs, udev or libblkid. Empty and missing values
+ * both give NULL. */
+static int dup_untrusted(const char *s, char **ret) {
+        if (isempty(s)) {
+                *ret = NULL;
+                return 0;
+        }
+        char *c = untrusted_sanitize(s, strlen(s), MN_UNTRUSTED_MAX);
+        if (!c)
+                return -ENOMEM;
+        *ret = c;
+        return 0;
+}
+
+/* Exactly two hex digits, as in sysfs bInterfaceClass. */
+static int parse_hex2(const char *s, uint8_t *ret) {
+        uint16_t v;
+
+        if (!s || strlen(s) != 2)
+                return -EINVAL;
+        char buf[5] = { '0', '0', s[0], s[1], 0 };
+        if (parse_hex4(buf, &v) < 0)
+                return -EINVAL;
+        *ret = (uint8_t) v;
+        return 0;
+}
+
+static int hex_digit(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -EINVAL;
+}
+
+/* udev's ID_VENDOR_ENC/ID_MODEL_ENC keep a name's spaces (ID_MODEL turns them into '_') and escape
+ * unsafe bytes as \xNN. Decodes them, drops the trailing padding and sanitizes the result; falls back
+ * to the plain property. */
+static int dup_udev_name(struct udev_device *dev, const char *enc_key, const char *plain_key, char **ret) {
+        const char *s = udev_device_get_property_value(dev, enc_key);
+        if (isempty(s))
+                return dup_untrusted(udev_device_get_property_value(dev, plain_key), ret);
+
+        size_t n = strnlen(s, MN_UNTRUSTED_MAX * 4), o = 0;
+        _cleanup_free_ char *buf = malloc(n + 1);
+        if (!buf)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                int hi, lo;
+                if (s[i] == '\\' && i + 3 < n && s[i + 1] == 'x' && (hi = hex_digit(s[i + 2])) >= 0 &&
+                    (lo = hex_digit(s[i + 3])) >= 0) {
+                        buf[o++] = (char) (hi << 4 | lo);
+                        i += 3;
+                } else
+                        buf[o++] = s[i];
+        }
+        while (o > 0 && (buf[o - 1] == ' ' || buf[o - 1] == 0))
+                o--;
+        if (o == 0) {
+                *ret = NULL;
+                return 0;
+        }
+        char *c = untrusted_sanitize(buf, o, MN_UNTRUSTED_MAX);
+        if (!c)
+                return -ENOMEM;
+        *ret = c;
+        return 0;
+}
+
+static void interface_done(MnInterface *i) {
+        free(i->syspath);
+        free(i->sysname);
+        free(i->label);
+}
+
+static void filesystem_done(MnFilesystem *f) {
+        free(f->devnode);
+        free(f->type);
+        free(f->uuid);
+        free(f->label);
+}
+
+MnDevice *mn_device_free(MnDevice *d) {
+        if (!d)
+                return NULL;
+        free(d->syspath);
+        free(d->sysname);
+        free(d->bus);
+        free(d->serial);
+        free(d->manufacturer);
+        free(d->model);
+        for (size_t i = 0; i < d->n_interfaces; i++)
+                interface_done(&d->interfaces[i]);
+        free(d->interfaces);
+        for (size_t i = 0; i < d->n_fs; i++)
+                filesystem_done(&d->fs[i]);
+        free(d->fs);
+        free(d);
+        return NULL;
+}
+
+/* Reads what libblkid finds on a block device whose udev properties say nothing (udev has not
+ * probed it, or no udevd runs). Read-only and best effort: every failure leaves the fields NULL. */
+static int filesystem_probe(MnFilesystem *f) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_(blkid_free_probep) blkid_probe pr = NULL;
+        struct stat st;
+        const char *v;
+        int r;
+
+        /* O_NONBLOCK: an optical drive without a disc must not make us wait. */
+        fd = open(f->devnode, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        /* Testbeds (umockdev) make device nodes plain files. */
+        if (!S_ISBLK(st.st_mode) && !S_ISREG(st.st_mode))
+                return -ENOTBLK;
+
+        pr = blkid_new_probe();
+        if (!pr)
+                return -ENOMEM;
+        if (blkid_probe_set_device(pr, fd, 0, 0) < 0)
+                return -EIO;
+        blkid_probe_enable_superblocks(pr, 1);
+        blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_UUID | BLKID_SUBLKS_LABEL);
+        blkid_probe_enable_partitions(pr, 0);
+        if (blkid_do_safeprobe(pr) != 0) /* 1: nothing found, -2: ambiguous, -1: error */
+                return 0;
+
+        if (blkid_probe_lookup_value(pr, "TYPE", &v, NULL) == 0 && (r = dup_untrusted(v, &f->type)) < 0)
+                return r;
+        if (blkid_probe_lookup_value(pr, "UUID", &v, NULL) == 0 && (r = dup_untrusted(v, &f->uuid)) < 0)
+                return r;
+        if (blkid_probe_lookup_value(pr, "LABEL", &v, NULL) == 0 && (r = dup_untrusted(v, &f->label)) < 0)
+                return r;
+        return 0;
+}
+
+static int filesystem_from_udev(struct udev_device *b, MnFilesystem *ret) {
+        _cleanup_(filesystem_done) MnFilesystem f = {};
+        int r;
+
+        if ((r = dup_untrusted(udev_device_get_devnode(b), &f.devnode)) < 0 ||
+            (r = dup_untrusted(udev_device_get_property_value(b, "ID_FS_TYPE"), &f.type)) < 0 ||
+            (r = dup_untrusted(udev_device_get_property_value(b, "ID_FS_UUID"), &f.uuid)) < 0 ||
+            (r = dup_untrusted(udev_device_get_property_value(b, "ID_FS_LABEL"), &f.label)) < 0)
+                return r;
+
+        /* Nothing from udev and no partition table either: udev has not probed it, ask libblkid. */
+        if (!f.type && !f.uuid && !f.label && f.devnode &&
+            !udev_device_get_property_value(b, "ID_PART_TABLE_TYPE")) {
+                r = filesystem_probe(&f);
+                if (r == -ENOMEM)
+                        return r;
+        }
+
+        *ret = f;
+        f = (MnFilesystem) {};
+        return 0;
+}
+
+/* Every block device (disk and partitions) at or below dev. */
+static int collect_filesystems(struct udev *udev, struct udev_device *dev, MnDevice *d) {
+        _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
+        struct udev_list_entry *entry;
+        int r;
+
+        e = udev_enumerate_new(udev);
+        if (!e)
+                return -ENOMEM;
+        if ((r = udev_enumerate_add_match_parent(e, dev)) < 0 ||
+            (r = udev_enumerate_add_match_subsystem(e, "block")) < 0 ||
+            (r = udev_enumerate_scan_devices(e)) < 0)
+                return r;
+
+        udev_list_entry_foreach(entry, udev_enumerate_get_list_entry(e)) {
+                _cleanup_(udev_device_unrefp) struct udev_device *b = NULL;
+
+                b = udev_device_new_from_syspath(udev, udev_list_entry_get_name(entry));
+                if (!b)
+                        continue; /* gone meanwhile */
+                if (!streq_ptr(udev_device_get_subsystem(b), "block"))
+                        continue;
+
+                if (d->n_fs >= MN_DEVICE_MAX_FILESYSTEMS) {
+                        d->fs_truncated = true;
+                        break;
+                }
+                MnFilesystem *v = reallocarray(d->fs, d->n_fs + 1, sizeof(MnFilesystem));
+                if (!v)
+                        return -ENOMEM;
+                d->fs = v;
+                r = filesystem_from_udev(b, &d->fs[d->n_fs]);
+                if (r < 0)
+                        return r;
+                d->n_fs++;
+        }
+        return 0;
+}
+
+static int interface_from_udev(struct udev_device *i, bool mtp_hint, MnInterface *ret) {
+        _cleanup_(interface_done) MnInterface iface = {};
+        int r;
+
+        /* The kernel always writes these; without them the interface is going away. */
+        if (parse_hex2(udev_device_get_sysattr_value(i, "bInterfaceClass"), &iface.cls) < 0 ||
+            parse_hex2(udev_device_get_sysattr_value(i, "bInterfaceSubClass"), &iface.subclass) < 0 ||
+            parse_hex2(udev_device_get_sysattr_value(i, "bInterfaceProtocol"), &iface.protocol) < 0)
+                return -ENODEV;
+
+        if ((r = dup_untrusted(udev_device_get_syspath(i), &iface.syspath)) < 0 ||
+            (r = dup_untrusted(udev_device_get_sysname(i), &iface.sysname)) < 0 ||
+            (r = dup_untrusted(udev_device_get_sysattr_value(i, "interface"), &iface.label)) < 0)
+                return r;
+
+        iface.function = usb_class_classify(iface.cls, iface.subclass, iface.protocol, iface.label, mtp_hint);
+        iface.keyboard = usb_interface_is_keyboard(iface.cls, iface.subclass, iface.protocol);
+        iface.mouse = usb_interface_is_mouse(iface.cls, iface.subclass, iface.protocol);
+
+        *ret = iface;
+        iface = (MnInterface) {};
+        return 0;
+}
+
+/* The usb_interface children of a usb_device. */
+static int collect_interfaces(struct udev *udev, struct udev_device *dev, bool mtp_hint, MnDevice *d) {
+        _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
+        const char *dev_syspath = udev_device_get_syspath(dev);
+        struct udev_list_entry *entry;
+        int r;
+
+        e = udev_enumerate_new(udev);
+        if (!e)
+                return -ENOMEM;
+        if ((r = udev_enumerate_add_match_parent(e, dev)) < 0 ||
+            (r = udev_enumerate_add_match_subsystem(e, "usb")) < 0 ||
+            (r = udev_enumerate_scan_devices(e)) < 0)
+                return r;
+
+        udev_list_entry_foreach(entry, udev_enumerate_get_list_entry(e)) {
+                _cleanup_(udev_device_unrefp) struct udev_device *i = NULL;
+                struct udev_device *parent;
+
+                i = udev_device_new_from_syspath(udev, udev_list_entry_get_name(entry));
+                if (!i)
+                        continue;
+                if (!streq_ptr(udev_device_get_devtype(i), "usb_interface"))
+                        continue;
+                parent = udev_device_get_parent(i);
+                if (!parent || !streq_ptr(udev_device_get_syspath(parent), dev_syspath))
+                        continue;
+
+                if (d->n_interfaces >= MN_DEVICE_MAX_INTERFACES)
+                        return -E2BIG;
+                MnInterface *v = reallocarray(d->interfaces, d->n_interfaces + 1, sizeof(MnInterface));
+                if (!v)
+                        return -ENOMEM;
+                d->interfaces = v;
+                r = interface_from_udev(i, mtp_hint, &d->interfaces[d->n_interfaces]);
+                if (r == -ENODEV)
+                        continue;
+                if (r < 0)
+                        return r;
+                d->classes |= USB_CLASS_BIT(d->interfaces[d->n_interfaces].function);
+                d->n_interfaces++;
+        }
+        return 0;
+}
+
+static bool usb_device_is_hub(struct udev_device *dev, const MnDevice *d) {
+        if (streq_ptr(udev_device_get_sysattr_value(dev, "bDeviceClass"), "09"))
+                return true;
+        if (d->n_interfaces == 0)
+                return false;
+        for (size_t i = 0; i < d->n_interfaces; i++)
+                if (d->interfaces[i].cls != 0x09)
+                        return false;
+        return true;
+}
+
+static int device_new_usb(struct udev_device *dev, MnDevice **ret) {
+        _cleanup_(mn_device_freep) MnDevice *d = NULL;
+        struct udev *udev = udev_device_get_udev(dev);
+        const char *v;
+        int r;
+
+        d = calloc(1, sizeof(MnDevice));
+        if (!d)
+                return -ENOMEM;
+
+        v = udev_device_get_property_value(dev, "ID_MEDIA_PLAYER");
+        bool mtp_hint = streq_ptr(udev_device_get_property_value(dev, "ID_MTP_DEVICE"), "1") || !isempty(v);
+
+        r = collect_interfaces(udev, dev, mtp_hint, d);
+        if (r < 0)
+                return r;
+        if (usb_device_is_hub(dev, d))
+                return -ENODEV;
+
+        if ((r = dup_untrusted(udev_device_get_syspath(dev), &d->syspath)) < 0 ||
+            (r = dup_untrusted(udev_device_get_sysname(dev), &d->sysname)) < 0 ||
+            (r = dup_untrusted("usb", &d->bus)) < 0 ||
+            (r = dup_untrusted(udev_device_get_sysattr_value(dev, "serial"), &d->serial)) < 0 ||
+            (r = dup_untrusted(udev_device_get_sysattr_value(dev, "manufacturer"), &d->manufacturer)) < 0 ||
+            (r = dup_untrusted(udev_device_get_sysattr_value(dev, "product"), &d->model)) < 0)
+                return r;
+
+        d->has_ids = parse_hex4(udev_device_get_sysattr_value(dev, "idVendor"), &d->vendor) >= 0 &&
+                     parse_hex4(udev_device_get_sysattr_value(dev, "idProduct"), &d->product) >= 0;
+
+        v = udev_device_get_sysattr_value(dev, "authorized");
+        d->has_authorized = v != NULL;
+        d->authorized = streq_ptr(v, "1");
+
+        r = collect_filesystems(udev, dev, d);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(d);
+        return 0;
+}
+
+static bool block_is_removable(struct udev_device *dev) {
+        return streq_ptr(udev_device_get_sysattr_value(dev, "removable"), "1") ||
+               streq_ptr(udev_device_get_property_value(dev, "ID_CDROM"), "1") ||
+               /* SD/MMC cards report removable=0: the card, not the slot, is the medium. */
+               udev_device_get_parent_with_subsystem_devtype(dev, "mmc", NULL);
+}
+
+static const char *block_bus(struct udev_device *dev) {
+        const char *bus = udev_device_get_property_value(dev, "ID_BUS");
+        if (!isempty(bus))
+                return bus;
+        if (udev_device_get_parent_with_subsystem_devtype(dev, "mmc", NULL))
+                return "mmc";
+        for (struct udev_device *p = udev_device_get_parent(dev); p; p = udev_device_get_parent(p)) {
+                const char *s = udev_device_get_subsystem(p);
+                if (!isempty(s))
+                        return s;
+        }
+        return NULL;
+}
+
+static int device_new_block(struct udev_device *dev, MnDevice **ret) {
+        _cleanup_(mn_device_freep) MnDevice *d = NULL;
+        bool is_mmc;
+        const char *v;
+        int r;
+
+        if (!block_is_removable(dev))
+                return -ENODEV;
+        /* A disk on USB is part of its usb_device's entry. */
+        if (udev_device_get_parent_with_subsystem_devtype(dev, "usb", "usb_device"))
+                return -ENODEV;
+        is_mmc = udev_device_get_parent_with_subsystem_devtype(dev, "mmc", NULL);
+
+        d = calloc(1, sizeof(MnDevice));
+        if (!d)
+                return -ENOMEM;
+
+        if ((r = dup_untrusted(udev_device_get_syspath(dev), &d->syspath)) < 0 ||
+            (r = dup_untrusted(udev_device_get_sysname(dev), &d->sysname)) < 0 ||
+            (r = dup_untrusted(block_bus(dev), &d->bus)) < 0 ||
+            (r = dup_udev_name(dev, "ID_VENDOR_ENC", "ID_VENDOR", &d->manufacturer)) < 0 ||
+            (r = dup_udev_name(dev, "ID_MODEL_ENC", "ID_MODEL", &d->model)) < 0)
+                return r;
+
+        /* udev names SD/MMC cards with ID_NAME and ID_SERIAL (the card's serial attribute). */
+        v = udev_device_get_property_value(dev, "ID_SERIAL_SHORT");
+        if (isempty(v) && is_mmc)
+                v = udev_device_get_property_value(dev, "ID_SERIAL");
+        if ((r = dup_untrusted(v, &d->serial)) < 0)
+                return r;
+        if (!d->model && (r = dup_untrusted(udev_device_get_property_value(dev, "ID_NAME"), &d->model)) < 0)
+                return r;
+
+        d->has_ids = parse_hex4(udev_device_get_property_value(dev, "ID_VENDOR_ID"), &d->vendor) >= 0 &&
+                     parse_hex4(udev_device_get_property_value(dev, "ID_MODEL_ID"), &d->product) >= 0;
+        d->optical = streq_ptr(udev_device_get_property_value(dev, "ID_CDROM"), "1");
+        d->classes = USB_CLASS_BIT(USB_CLASS_STORAGE);
+
+        r = collect_filesystems(udev_device_get_udev(dev), dev, d);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(d);
+        return 0;
+}
+
+int mn_device_new_from_udev(struct udev_device *dev, MnDevice **ret) {
+        const char *subsystem = udev_device_get_subsystem(dev);
+        const char *devtype = udev_device_get_devtype(dev);
+
+        if (streq_ptr(subsystem, "usb") && streq_ptr(devtype, "usb_device"))
+                return device_new_usb(dev, ret);
+        if (streq_ptr(subsystem, "block") && streq_ptr(devtype, "disk"))
+                return device_new_block(dev, ret);
+        return -ENODEV;
+}
+
+void mn_devices_free(MnDevice **v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                mn_device_free(v[i]);
+        free(v);
+}
+
+typedef struct DeviceList {
+        MnDevice **v;
+        size_t n;
+} DeviceList;
+
+static void device_list_done(DeviceList *l) {
+        mn_devices_free(l->v, l->n);
+}
+
+static int device_cmp(const void *a, const void *b) {
+        const MnDevice *x = *(MnDevice *const *) a, *y = *(MnDevice *const *) b;
+        return strcmp(x->syspath ?: "", y->syspath ?: "");
+}
+
+int mn_devices_enumerate(struct udev *udev, MnDevice ***ret, size_t *ret_n) {
+        _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
+        _cleanup_(device_list_done) DeviceList l = {};
+        struct udev_list_entry *entry;
+        int r;
+
+        /* No udev_enumerate_add_match_is_initialized(): a device udev has not processed yet is still
+         * plugged in, and testbeds never mark devices initialized. */
+        e = udev_enumerate_new(udev);
+        if (!e)
+                return -ENOMEM;
+        if ((r = udev_enumerate_add_match_subsystem(e, "usb")) < 0 ||
+            (r = udev_enumerate_add_match_subsystem(e, "block")) < 0 ||
+            (r = udev_enumerate_scan_devices(e)) < 0)
+                return r;
+
+        udev_list_entry_foreach(entry, udev_enumerate_get_list_entry(e)) {
+                _cleanup_(udev_device_unrefp) struct udev_device *dev = NULL;
+                MnDevice *d;
+
+                dev = udev_device_new_from_syspath(udev, udev_list_entry_get_name(entry));
+                if (!dev)
+                        continue; /* unplugged meanwhile */
+
+                r = mn_device_new_from_udev(dev, &d);
+                if (r == -ENODEV || r == -ENOENT || r == -ENXIO)
+                        continue; /* not one we decide, or unplugged meanwhile */
+                if (r < 0)
+                        return r;
+
+                if (l.n >= MN_DEVICES_MAX) {
+                        mn_device_free(d);
+                        return -E2BIG;
+                }
+                MnDevice **v = reallocarray(l.v, l.n + 1, sizeof(MnDevice *));
+                if (!v) {
+                        mn_device_free(d);
+                        return -ENOMEM;
+                }
+                l.v = v;
+                l.v[l.n++] = d;
+        }
+
+        if (l.n > 1)
+                qsort(l.v, l.n, sizeof(MnDevice *), device_cmp);
+        *ret = TAKE_PTR(l.v);
+        *ret_n = l.n;
+        l.n = 0;
+        return 0;
+}
+
+void mn_device_to_policy(const MnDevice *d, PolicyDevice *ret, PolicyInterface *storage,
+                         const char **fs_storage) {
+        for (size_t i = 0; i < d->n_interfaces; i++)
+                storage[i] = (PolicyInterface) { .cls = d->interfaces[i].function };
+        for (size_t i = 0; i < d->n_fs; i++) {
+                fs_storage[i] = d->fs[i].uuid;
+                fs_storage[d->n_fs + i] = d->fs[i].label;
+        }
+
+        *ret = (PolicyDevice) {
+                .bus = d->bus,
+                .has_ids = d->has_ids,
+                .vendor = d->vendor,
+                .product = d->product,
+                .serial = d->serial,
+                .fs_uuids = fs_storage,
+                .fs_labels = fs_storage + d->n_fs,
+                .n_fs = d->n_fs,
+                .interfaces = storage,
+                .n_interfaces = d->n_interfaces,
+                .is_storage = d->classes & USB_CLASS_BIT(USB_CLASS_STORAGE),
+        };
+}
+
+int mn_device_decide(const MnDevice *d, const Policy *p, const PolicySubject *subject, int64_t today,
+                     PolicyDecision *ret, bool **ret_interface_blocked) {
+        _cleanup_free_ PolicyInterface *ifaces = NULL;
+        _cleanup_free_ const char **fs = NULL;
+        _cleanup_free_ bool *blocked = NULL;
+        PolicyDevice pd;
+
+        /* calloc(0) may return NULL: allocate at least one element. */
+        ifaces = calloc(d->n_interfaces ?: 1, sizeof(PolicyInterface));
+        fs = calloc(d->n_fs ? 2 * d->n_fs : 1, sizeof(const char *));
+        blocked = calloc(d->n_interfaces ?: 1, sizeof(bool));
+        if (!ifaces || !fs || !blocked)
+                return -ENOMEM;
+
+        mn_device_to_policy(d, &pd, ifaces, fs);
+        policy_decide_device(p, &pd, subject, today, ret, blocked);
+        if (ret_interface_blocked)
+                *ret_interface_blocked = TAKE_PTR(blocked);
+        return 0;
+}
