@@ -3,6 +3,8 @@
 
 /* mnguardctl: options shared by every verb, and the verbs. A verb returns the process exit code. */
 
+#include <stdint.h>
+
 #define CTL_EXIT_OK      0
 #define CTL_EXIT_USAGE   1 /* bad arguments, bad policy */
 #define CTL_EXIT_RUNTIME 2 /* the system did not let us do it */
@@ -16,3 +18,11 @@ typedef struct CtlGlobals {
 } CtlGlobals;
 
 int verb_devices(int argc, char *argv[], const CtlGlobals *g);
+int verb_status(int argc, char *argv[], const CtlGlobals *g);
+int verb_events(int argc, char *argv[], const CtlGlobals *g);
+int verb_verify(int argc, char *argv[], const CtlGlobals *g);
+int verb_export(int argc, char *argv[], const CtlGlobals *g);
+int verb_note(int argc, char *argv[], const CtlGlobals *g);
+
+/* Times for --since/--until: now, 7d/12h/30m/45s ago, a local date, or ISO 8601. */
+int ctl_parse_time(const char *s, uint64_t *ret_usec);

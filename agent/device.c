@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "macro.h"
 #include "strutil.h"
+#include "usb-descriptors.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_enumerate *, udev_enumerate_unref);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_device *, udev_device_unref);
@@ -185,6 +187,19 @@ static int filesystem_from_udev(struct udev_device *b, MnFilesystem *ret) {
         return 0;
 }
 
+/* A USB interface with a disk below it is storage, whatever its class says: vendor-specific card
+ * readers (ums-realtek, ums-alauda, ...) bind to class ff interfaces. */
+static void mark_storage_interface(MnDevice *d, struct udev_device *b) {
+        struct udev_device *i = udev_device_get_parent_with_subsystem_devtype(b, "usb", "usb_interface");
+        const char *name = i ? udev_device_get_sysname(i) : NULL;
+
+        for (size_t k = 0; name && k < d->n_interfaces; k++)
+                if (streq_ptr(d->interfaces[k].sysname, name)) {
+                        d->interfaces[k].function = USB_CLASS_STORAGE;
+                        d->classes |= USB_CLASS_BIT(USB_CLASS_STORAGE);
+                }
+}
+
 /* Every block device (disk and partitions) at or below dev. */
 static int collect_filesystems(struct udev *udev, struct udev_device *dev, MnDevice *d) {
         _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
@@ -220,8 +235,16 @@ static int collect_filesystems(struct udev *udev, struct udev_device *dev, MnDev
                 if (r < 0)
                         return r;
                 d->n_fs++;
+                mark_storage_interface(d, b);
         }
         return 0;
+}
+
+/* The one classification of an interface, whether it was read from sysfs or from the descriptors. */
+static void interface_classify(MnInterface *iface, bool mtp_hint) {
+        iface->function = usb_class_classify(iface->cls, iface->subclass, iface->protocol, iface->label, mtp_hint);
+        iface->keyboard = usb_interface_is_keyboard(iface->cls, iface->subclass, iface->protocol);
+        iface->mouse = usb_interface_is_mouse(iface->cls, iface->subclass, iface->protocol);
 }
 
 static int interface_from_udev(struct udev_device *i, bool mtp_hint, MnInterface *ret) {
@@ -239,10 +262,7 @@ static int interface_from_udev(struct udev_device *i, bool mtp_hint, MnInterface
             (r = dup_untrusted(udev_device_get_sysattr_value(i, "interface"), &iface.label)) < 0)
                 return r;
 
-        iface.function = usb_class_classify(iface.cls, iface.subclass, iface.protocol, iface.label, mtp_hint);
-        iface.keyboard = usb_interface_is_keyboard(iface.cls, iface.subclass, iface.protocol);
-        iface.mouse = usb_interface_is_mouse(iface.cls, iface.subclass, iface.protocol);
-
+        interface_classify(&iface, mtp_hint);
         *ret = iface;
         iface = (MnInterface) {};
         return 0;
@@ -293,6 +313,139 @@ static int collect_interfaces(struct udev *udev, struct udev_device *dev, bool m
         return 0;
 }
 
+/* A small decimal sysfs value such as bNumInterfaces (" 2") or bConfigurationValue ("1"). -ENODATA
+ * when empty (an unconfigured device). */
+static int parse_small_uint(const char *s, unsigned max, unsigned *ret) {
+        uint64_t v;
+
+        if (!s)
+                return -ENODATA;
+        while (*s == ' ')
+                s++;
+        if (isempty(s))
+                return -ENODATA;
+        if (parse_u64(s, &v) < 0 || v > max)
+                return -EINVAL;
+        *ret = (unsigned) v;
+        return 0;
+}
+
+/* The binary "descriptors" attribute, read through the device's directory. It holds NUL bytes, so
+ * libudev's string attributes cannot carry it. */
+static int read_descriptors(const char *syspath, uint8_t **ret, size_t *ret_n) {
+        _cleanup_close_ int dfd = -EBADF, fd = -EBADF;
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t n = 0;
+
+        dfd = open(syspath, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        fd = openat(dfd, "descriptors", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        /* One byte more than allowed tells a file that is too long. */
+        buf = malloc(MN_USB_DESCRIPTORS_MAX + 1);
+        if (!buf)
+                return -ENOMEM;
+        while (n < MN_USB_DESCRIPTORS_MAX + 1) {
+                ssize_t k = read(fd, buf + n, MN_USB_DESCRIPTORS_MAX + 1 - n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+        }
+        if (n > MN_USB_DESCRIPTORS_MAX)
+                return -EFBIG;
+        *ret = TAKE_PTR(buf);
+        *ret_n = n;
+        return 0;
+}
+
+static bool has_interface_named(const MnDevice *d, const char *sysname) {
+        for (size_t i = 0; i < d->n_interfaces; i++)
+                if (streq_ptr(d->interfaces[i].sysname, sysname))
+                        return true;
+        return false;
+}
+
+/* Adds the interfaces that the descriptors list and sysfs does not show: all of them for a device that
+ * is deauthorized (the kernel removed its interfaces) or not configured yet, the missing ones while
+ * the kernel is still creating them. Of the active configuration when there is one, else of every
+ * configuration. Anything unreadable or malformed makes the functions unknown. */
+static int add_interfaces_from_descriptors(struct udev_device *dev, bool mtp_hint, MnDevice *d,
+                                           uint8_t *ret_device_class) {
+        _cleanup_free_ uint8_t *buf = NULL;
+        MnUsbDescriptors desc;
+        unsigned config = 0;
+        size_t n = 0;
+        int r;
+
+        *ret_device_class = 0;
+        (void) parse_small_uint(udev_device_get_sysattr_value(dev, "bConfigurationValue"), UINT8_MAX, &config);
+        r = read_descriptors(d->syspath, &buf, &n);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || mn_usb_descriptors_parse(buf, n, (uint8_t) config, &desc) < 0) {
+                d->functions_unknown = true;
+                return 0;
+        }
+        *ret_device_class = desc.device_class;
+        if (desc.truncated)
+                d->functions_unknown = true;
+
+        for (size_t k = 0; k < desc.n_interfaces; k++) {
+                const MnUsbDescInterface *di = &desc.interfaces[k];
+                _cleanup_(interface_done) MnInterface iface = {
+                        .cls = di->cls,
+                        .subclass = di->subclass,
+                        .protocol = di->protocol,
+                        .from_descriptors = true,
+                };
+
+                /* Named as the kernel names interfaces: "<device>:<configuration>.<interface>". */
+                if (asprintf(&iface.sysname, "%s:%u.%u", d->sysname, di->config, di->number) < 0) {
+                        iface.sysname = NULL;
+                        return -ENOMEM;
+                }
+                if (has_interface_named(d, iface.sysname))
+                        continue;
+                if (asprintf(&iface.syspath, "%s/%s", d->syspath, iface.sysname) < 0) {
+                        iface.syspath = NULL;
+                        return -ENOMEM;
+                }
+                if (d->n_interfaces >= MN_DEVICE_MAX_INTERFACES) {
+                        d->functions_unknown = true;
+                        break;
+                }
+                MnInterface *v = reallocarray(d->interfaces, d->n_interfaces + 1, sizeof(MnInterface));
+                if (!v)
+                        return -ENOMEM;
+                d->interfaces = v;
+                interface_classify(&iface, mtp_hint);
+                d->classes |= USB_CLASS_BIT(iface.function);
+                d->interfaces[d->n_interfaces++] = iface;
+                iface = (MnInterface) {};
+        }
+        return 0;
+}
+
+/* Whether the product string names MTP ("MTP", "Android MTP Device", ...): with the interface strings
+ * gone (a deauthorized device), the one hint left besides udev's ID_MTP_DEVICE. */
+static bool product_says_mtp(const char *product) {
+        if (!product)
+                return false;
+        for (const char *p = strcasestr(product, "MTP"); p; p = strcasestr(p + 1, "MTP")) {
+                bool start = p == product || p[-1] == ' ', end = p[3] == 0 || p[3] == ' ';
+                if (start && end)
+                        return true;
+        }
+        return false;
+}
+
 static bool usb_device_is_hub(struct udev_device *dev, const MnDevice *d) {
         if (streq_ptr(udev_device_get_sysattr_value(dev, "bDeviceClass"), "09"))
                 return true;
@@ -315,13 +468,12 @@ static int device_new_usb(struct udev_device *dev, MnDevice **ret) {
                 return -ENOMEM;
 
         v = udev_device_get_property_value(dev, "ID_MEDIA_PLAYER");
-        bool mtp_hint = streq_ptr(udev_device_get_property_value(dev, "ID_MTP_DEVICE"), "1") || !isempty(v);
+        bool mtp_hint = streq_ptr(udev_device_get_property_value(dev, "ID_MTP_DEVICE"), "1") || !isempty(v) ||
+                        product_says_mtp(udev_device_get_sysattr_value(dev, "product"));
 
         r = collect_interfaces(udev, dev, mtp_hint, d);
         if (r < 0)
                 return r;
-        if (usb_device_is_hub(dev, d))
-                return -ENODEV;
 
         if ((r = dup_untrusted(udev_device_get_syspath(dev), &d->syspath)) < 0 ||
             (r = dup_untrusted(udev_device_get_sysname(dev), &d->sysname)) < 0 ||
@@ -337,6 +489,20 @@ static int device_new_usb(struct udev_device *dev, MnDevice **ret) {
         v = udev_device_get_sysattr_value(dev, "authorized");
         d->has_authorized = v != NULL;
         d->authorized = streq_ptr(v, "1");
+
+        /* A deauthorized device has no interfaces in sysfs; one being configured may not have them all
+         * yet. Either way the descriptors tell what it is. */
+        unsigned want = 0;
+        uint8_t device_class = 0;
+        if (d->n_interfaces == 0 ||
+            (parse_small_uint(udev_device_get_sysattr_value(dev, "bNumInterfaces"), UINT8_MAX, &want) >= 0 &&
+             d->n_interfaces < want)) {
+                r = add_interfaces_from_descriptors(dev, mtp_hint, d, &device_class);
+                if (r < 0)
+                        return r;
+        }
+        if (device_class == 0x09 || usb_device_is_hub(dev, d))
+                return -ENODEV;
 
         r = collect_filesystems(udev, dev, d);
         if (r < 0)
@@ -535,6 +701,15 @@ int mn_device_decide(const MnDevice *d, const Policy *p, const PolicySubject *su
 
         mn_device_to_policy(d, &pd, ifaces, fs);
         policy_decide_device(p, &pd, subject, today, ret, blocked);
+        if (d->functions_unknown && ret->rule && streq(ret->rule, POLICY_RULE_DEFAULT)) {
+                /* Fail closed: a device we cannot see into is not let in by the defaults. */
+                ret->verdict = VERDICT_BLOCK;
+                ret->storage = MEDIA_BLOCK;
+                ret->blocked |= d->classes;
+                ret->reason = "USB functions unknown (descriptors unreadable or malformed)";
+                for (size_t i = 0; i < d->n_interfaces; i++)
+                        blocked[i] = true;
+        }
         if (ret_interface_blocked)
                 *ret_interface_blocked = TAKE_PTR(blocked);
         return 0;

@@ -29,6 +29,10 @@ typedef struct MnInterface {
         char *label;   /* the interface string descriptor (sysfs "interface"), may be NULL */
         UsbClass function;
         bool keyboard, mouse;
+        /* Recovered from the device's "descriptors" attribute: the interface is not in sysfs now (the
+         * device is deauthorized or not configured yet); syspath and sysname are where the kernel
+         * will create it. label is NULL then. */
+        bool from_descriptors;
 } MnInterface;
 
 typedef struct MnFilesystem {
@@ -52,6 +56,10 @@ typedef struct MnDevice {
         size_t n_fs;
         bool fs_truncated;       /* more block devices than MN_DEVICE_MAX_FILESYSTEMS; the rest omitted */
         UsbClassMask classes;    /* union of the interfaces' functions; storage for removable disks */
+        /* USB devices whose interfaces are not (all) in sysfs and whose "descriptors" attribute is
+         * missing, malformed or cut short: what the device can do is not known. mn_device_decide()
+         * blocks such a device unless a rule names it (fail closed). */
+        bool functions_unknown;
 } MnDevice;
 
 MnDevice *mn_device_free(MnDevice *d);
@@ -72,6 +80,7 @@ void mn_device_to_policy(const MnDevice *d, PolicyDevice *ret, PolicyInterface *
                          const char **fs_storage);
 
 /* mn_device_to_policy() + policy_decide_device(). *ret_interface_blocked (if non-NULL) gets a new
- * array of d->n_interfaces bools (true = cut), to be freed by the caller. Returns 0 or -ENOMEM. */
+ * array of d->n_interfaces bools (true = cut), to be freed by the caller. A device whose functions are
+ * unknown (functions_unknown) that no rule decided is blocked whole. Returns 0 or -ENOMEM. */
 int mn_device_decide(const MnDevice *d, const Policy *p, const PolicySubject *subject, int64_t today,
                      PolicyDecision *ret, bool **ret_interface_blocked);

@@ -15,14 +15,19 @@ typedef struct Verb {
 } Verb;
 
 static const Verb verbs[] = {
+        { "status", verb_status, "The daemon: version, host id, policy in force, journal" },
         { "devices", verb_devices, "List plugged-in devices and what the policy decides for each" },
+        { "events", verb_events, "The event history, with filters (time, action, user, device)" },
+        { "verify", verb_verify, "Walk the journal's hash chain; name the first broken record" },
+        { "export", verb_export, "Evidence export: NDJSON records and a manifest" },
+        { "note", verb_note, "Record an admin note in the journal (root)" },
 };
 
 static void help(FILE *f) {
         fprintf(f,
                 "Usage: mnguardctl [OPTIONS] VERB [VERB OPTIONS]\n"
                 "\n"
-                "Inspect mnguard on this terminal. Changes nothing on the system.\n"
+                "Inspect mnguard on this terminal.\n"
                 "\n"
                 "Options:\n"
                 "  --runtime-dir DIR  Daemon runtime directory (default %s)\n"

@@ -10,3 +10,4 @@ if [ ! -x "$build/tests/bench/bench-policy" ]; then
 fi
 echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $(uname -r) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 taskset -c 0 "$build/tests/bench/bench-policy"
+if [ -x "$build/tests/bench/bench-journal" ]; then "$build/tests/bench/bench-journal"; fi

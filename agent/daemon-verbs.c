@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The daemon's control verbs (docs/control.md). Requests are untrusted: every field is type-checked
+ * and bounded before use. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+#include "strutil.h"
+
+#define VERB_NOTE_MAX 1024         /* bytes of an admin note */
+#define VERB_FILTER_MAX 256        /* bytes of a filter string */
+#define VERB_EVENTS_PAGE 256       /* records fetched per refill of a streamed reply */
+
+static int get_string(json_object *req, const char *key, size_t max, const char **ret) {
+        json_object *o;
+        *ret = NULL;
+        if (!json_object_object_get_ex(req, key, &o) || json_object_is_type(o, json_type_null))
+                return 0;
+        if (!json_object_is_type(o, json_type_string))
+                return -EINVAL;
+        const char *s = json_object_get_string(o);
+        size_t n = (size_t) json_object_get_string_len(o);
+        if (n > max || strlen(s) != n || !utf8_is_valid(s, n, NULL))
+                return -EINVAL;
+        *ret = s;
+        return 0;
+}
+
+static int get_u64(json_object *req, const char *key, uint64_t *ret) {
+        json_object *o;
+        *ret = 0;
+        if (!json_object_object_get_ex(req, key, &o) || json_object_is_type(o, json_type_null))
+                return 0;
+        if (!json_object_is_type(o, json_type_int) || json_object_get_int64(o) < 0)
+                return -EINVAL;
+        *ret = json_object_get_uint64(o);
+        return 0;
+}
+
+static int verb_status(ControlClient *c, json_object *req, void *userdata) {
+        Manager *m = userdata;
+        JournalStats st = {};
+        (void) journal_get_stats(m->journal, &st);
+        json_object *o = json_object_new_object(), *p = json_object_new_object(), *j = json_object_new_object();
+
+        json_object_object_add(o, "version", json_object_new_string(MNGUARD_VERSION));
+        json_object_object_add(o, "host_id", json_object_new_string(m->identity.host_id));
+        mn_event_set_untrusted(o, "host_name", m->hostname);
+        json_object_object_add(o, "pid", json_object_new_int((int) getpid()));
+        json_object_object_add(o, "started_usec", json_object_new_uint64(m->start_usec));
+        json_object_object_add(p, "serial", json_object_new_uint64(m->policy->serial));
+        json_object_object_add(p, "name", json_object_new_string(m->policy->name));
+        json_object_object_add(p, "mode", json_object_new_string(policy_mode_to_string(m->policy->mode)));
+        json_object_object_add(p, "origin", json_object_new_string(m->policy_origin));
+        json_object_object_add(o, "policy", p);
+        json_object_object_add(j, "first_sequence", json_object_new_uint64(st.first_sequence));
+        json_object_object_add(j, "last_sequence", json_object_new_uint64(st.last_sequence));
+        json_object_object_add(j, "size_bytes", json_object_new_uint64(st.size_bytes));
+        json_object_object_add(j, "pending", json_object_new_uint64(st.n_pending));
+        json_object_object_add(j, "lost_total", json_object_new_uint64(st.n_lost_total));
+        json_object_object_add(j, "acked_sequence", json_object_new_uint64(st.acked_sequence));
+        json_object_object_add(j, "write_failures", json_object_new_uint64(st.n_write_failures));
+        json_object_object_add(o, "journal", j);
+        json_object_object_add(o, "clients", json_object_new_uint64(control_server_n_clients(m->control)));
+        return control_client_reply_ok(c, o);
+}
+
+typedef struct EventsStream {
+        JournalQuery q;
+        char *action, *user, *device;
+        uint64_t remaining; /* 0: unlimited */
+        uint64_t count;
+        bool unlimited;
+} EventsStream;
+
+static void events_stream_free(void *p) {
+        EventsStream *s = p;
+        if (!s)
+                return;
+        free(s->action);
+        free(s->user);
+        free(s->device);
+        free(s);
+}
+
+typedef struct PageCtx {
+        ControlClient *client;
+        EventsStream *s;
+        uint64_t n;
+} PageCtx;
+
+static int events_page_record(const JournalRecord *r, void *userdata) {
+        PageCtx *ctx = userdata;
+        int k = control_client_send_raw(ctx->client, r->json, r->json_len);
+        if (k < 0)
+                return k;
+        ctx->s->q.has_after = true;
+        ctx->s->q.after_usec = r->timestamp_usec;
+        ctx->s->q.after_sequence = r->sequence;
+        ctx->n++;
+        return 0;
+}
+
+static int events_pump(ControlClient *c, void *state, void *userdata) {
+        Manager *m = userdata;
+        EventsStream *s = state;
+        PageCtx ctx = { .client = c, .s = s };
+
+        s->q.limit = VERB_EVENTS_PAGE;
+        if (!s->unlimited && s->remaining < s->q.limit)
+                s->q.limit = s->remaining;
+        int r = s->q.limit > 0 ? journal_query(m->journal, &s->q, events_page_record, &ctx, NULL) : 0;
+        if (r < 0)
+                return r;
+        s->count += ctx.n;
+        if (!s->unlimited)
+                s->remaining -= ctx.n;
+        if (ctx.n == VERB_EVENTS_PAGE && (s->unlimited || s->remaining > 0))
+                return 0; /* more to come */
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "end", json_object_new_boolean(true));
+        json_object_object_add(o, "count", json_object_new_uint64(s->count));
+        control_client_reply_ok(c, o);
+        return 1;
+}
+
+static int verb_events(ControlClient *c, json_object *req, void *userdata) {
+        const char *action, *user, *device, *order;
+        uint64_t limit;
+        EventsStream *s = calloc(1, sizeof(EventsStream));
+        if (!s)
+                return -ENOMEM;
+        int r;
+        if ((r = get_u64(req, "since", &s->q.since_usec)) < 0 || (r = get_u64(req, "until", &s->q.until_usec)) < 0 ||
+            (r = get_u64(req, "limit", &limit)) < 0 || (r = get_string(req, "action", VERB_FILTER_MAX, &action)) < 0 ||
+            (r = get_string(req, "user", VERB_FILTER_MAX, &user)) < 0 ||
+            (r = get_string(req, "device", VERB_FILTER_MAX, &device)) < 0 ||
+            (r = get_string(req, "order", 16, &order)) < 0) {
+                events_stream_free(s);
+                return control_client_reply_error(c, EINVAL, "bad filter: since/until/limit are whole numbers, "
+                                                  "action/user/device short strings");
+        }
+        s->action = action ? strdup(action) : NULL;
+        s->user = user ? strdup(user) : NULL;
+        s->device = device ? strdup(device) : NULL;
+        s->q.action = s->action;
+        s->q.user = s->user;
+        s->q.device = s->device;
+        s->q.order = order && streq(order, "desc") ? JOURNAL_ORDER_DESCENDING : JOURNAL_ORDER_ASCENDING;
+        s->unlimited = limit == 0;
+        s->remaining = limit;
+        control_client_set_pump(c, events_pump, s, events_stream_free);
+        return 0;
+}
+
+static int export_pump(ControlClient *c, void *state, void *userdata) {
+        JournalExporter *e = state;
+        for (int i = 0; i < VERB_EVENTS_PAGE; i++) {
+                const char *line;
+                size_t len;
+                int r = journal_exporter_next(e, &line, &len);
+                if (r < 0)
+                        return r;
+                if (r == 0) {
+                        json_object *o = json_object_new_object();
+                        json_object_object_add(o, "end", json_object_new_boolean(true));
+                        control_client_reply_ok(c, o);
+                        return 1;
+                }
+                r = control_client_send_raw(c, line, len);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void exporter_free(void *p) {
+        journal_exporter_free(p);
+}
+
+static int verb_export(ControlClient *c, json_object *req, void *userdata) {
+        Manager *m = userdata;
+        JournalExportRange range = {};
+        JournalExporter *e = NULL;
+        if (get_u64(req, "since", &range.since_usec) < 0 || get_u64(req, "until", &range.until_usec) < 0)
+                return control_client_reply_error(c, EINVAL, "bad range: since/until are whole numbers (µs)");
+        int r = journal_exporter_new(m->journal, &range, &e);
+        if (r < 0)
+                return r;
+        control_client_set_pump(c, export_pump, e, exporter_free);
+        return 0;
+}
+
+static int verb_verify(ControlClient *c, json_object *req, void *userdata) {
+        Manager *m = userdata;
+        JournalVerifyResult v = {};
+        /* Commit first: verification covers what is committed. */
+        (void) journal_flush(m->journal);
+        int r = journal_verify(m->journal, &v);
+        if (r < 0)
+                return r;
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "intact", json_object_new_boolean(v.intact));
+        json_object_object_add(o, "records", json_object_new_uint64(v.n_records));
+        json_object_object_add(o, "first_sequence", json_object_new_uint64(v.first_sequence));
+        json_object_object_add(o, "last_sequence", json_object_new_uint64(v.last_sequence));
+        json_object_object_add(o, "last_hash", json_object_new_string(v.last_hash));
+        if (!v.intact) {
+                json_object_object_add(o, "fault", json_object_new_string(journal_fault_to_string(v.fault)));
+                json_object_object_add(o, "fault_sequence", json_object_new_uint64(v.fault_sequence));
+                json_object_object_add(o, "detail", json_object_new_string(v.detail));
+        }
+        return control_client_reply_ok(c, o);
+}
+
+static int verb_note(ControlClient *c, json_object *req, void *userdata) {
+        Manager *m = userdata;
+        const char *text;
+        uint64_t seq;
+        if (get_string(req, "text", VERB_NOTE_MAX, &text) < 0 || !text)
+                return control_client_reply_error(c, EINVAL, "note needs \"text\", at most 1024 bytes of UTF-8");
+        json_object *ev = mn_event_new("admin-note", MN_OUTCOME_SUCCESS, NULL);
+        mn_event_set_untrusted(mn_event_section(ev, "mnguard"), "note", text);
+        json_object *u = mn_event_section(ev, "user");
+        json_object_object_add(u, "id", json_object_new_int64(control_client_uid(c)));
+        int r = manager_log(m, ev, control_client_uid(c), &seq);
+        if (r < 0)
+                return r;
+        return manager_reply_when_durable(m, c, seq);
+}
+
+static int verb_subscribe(ControlClient *c, json_object *req, void *userdata) {
+        control_client_subscribe(c);
+        return control_client_reply_ok(c, NULL);
+}
+
+const ControlVerb manager_verbs[] = {
+        { "status", CONTROL_ACCESS_ANY, verb_status },
+        { "events", CONTROL_ACCESS_AUDIT, verb_events },
+        { "export", CONTROL_ACCESS_AUDIT, verb_export },
+        { "verify", CONTROL_ACCESS_AUDIT, verb_verify },
+        { "note", CONTROL_ACCESS_ROOT, verb_note },
+        { "subscribe", CONTROL_ACCESS_ANY, verb_subscribe },
+};
+const size_t manager_n_verbs = ELEMENTSOF(manager_verbs);

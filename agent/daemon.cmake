@@ -1,0 +1,14 @@
+# The daemon: manager, control socket, events. Shared with later issues' modules through mnguard-daemon.
+add_library(mnguard-daemon STATIC
+  ${CMAKE_CURRENT_SOURCE_DIR}/control.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/event.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/host-id.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/manager.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/daemon-verbs.c)
+target_include_directories(mnguard-daemon PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(mnguard-daemon PUBLIC mnguard-agent mnguard-journal mnguard-policy-io
+                      PkgConfig::SYSTEMD PkgConfig::SODIUM PkgConfig::JSONC)
+
+add_executable(mnguardd ${CMAKE_CURRENT_SOURCE_DIR}/mnguardd.c)
+target_link_libraries(mnguardd PRIVATE mnguard-daemon)
+install(TARGETS mnguardd RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})

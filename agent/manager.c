@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "manager.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+#include "policy-load.h"
+#include "strutil.h"
+
+/* What an agent enforces with no policy at all: the parser's fail-closed defaults. */
+static const char builtin_policy[] = "mnguard-policy: 1\nserial: 0\nname: built-in fail-closed defaults\n";
+
+static char *path_join(const char *dir, const char *file) {
+        char *p = NULL;
+        return asprintf(&p, "%s/%s", dir, file) < 0 ? NULL : p;
+}
+
+int manager_new(const ManagerOptions *o, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = calloc(1, sizeof(Manager));
+        if (!m)
+                return -ENOMEM;
+        const char *mid = getenv("MNGUARD_MACHINE_ID_FILE");
+        m->config_dir = strdup(o->config_dir ?: MANAGER_CONFIG_DIR_DEFAULT);
+        m->state_dir = strdup(o->state_dir ?: MANAGER_STATE_DIR_DEFAULT);
+        m->runtime_dir = strdup(o->runtime_dir ?: MANAGER_RUNTIME_DIR_DEFAULT);
+        m->machine_id_path = strdup(mid ?: MANAGER_MACHINE_ID_DEFAULT);
+        if (!m->config_dir || !m->state_dir || !m->runtime_dir || !m->machine_id_path)
+                return -ENOMEM;
+        if (gethostname(m->hostname, sizeof(m->hostname) - 1) < 0)
+                memcpy(m->hostname, "localhost", 10);
+        int r = sd_event_default(&m->event);
+        if (r < 0)
+                return r;
+        m->stop_reason = "stopped";
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        m->control = control_server_free(m->control);
+        m->journal = journal_close(m->journal);
+        sd_event_source_disable_unref(m->flush_timer);
+        sd_event_source_disable_unref(m->post_source);
+        policy_free(m->policy);
+        free(m->policy_bytes);
+        free(m->waiters);
+        free(m->config_dir);
+        free(m->state_dir);
+        free(m->runtime_dir);
+        free(m->machine_id_path);
+        sd_event_unref(m->event);
+        free(m);
+        return NULL;
+}
+
+/* ---- journal and durability ---- */
+
+static void manager_answer_waiters(Manager *m) {
+        uint64_t durable = journal_durable_sequence(m->journal);
+        size_t k = 0;
+        for (size_t i = 0; i < m->n_waiters; i++) {
+                Waiter *w = &m->waiters[i];
+                if (w->sequence <= durable) {
+                        json_object *o = json_object_new_object();
+                        json_object_object_add(o, "sequence", json_object_new_uint64(w->sequence));
+                        control_client_reply_ok(w->client, o);
+                } else
+                        m->waiters[k++] = *w;
+        }
+        m->n_waiters = k;
+}
+
+static int manager_flush(Manager *m) {
+        int r = journal_flush(m->journal);
+        if (r < 0)
+                log_full_errno(LOG_WARNING, r, "Journal commit failed, events kept in memory and retried: %m");
+        manager_answer_waiters(m);
+        return r;
+}
+
+static void manager_schedule_flush(Manager *m);
+
+static int on_flush_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        manager_flush(m);
+        manager_schedule_flush(m);
+        return 0;
+}
+
+/* Arms the timer for the journal's own deadline (its retry interval while writes fail). */
+static void manager_schedule_flush(Manager *m) {
+        uint64_t deadline = journal_flush_deadline(m->journal);
+        if (deadline == UINT64_MAX) {
+                if (m->flush_timer)
+                        sd_event_source_set_enabled(m->flush_timer, SD_EVENT_OFF);
+                return;
+        }
+        if (!m->flush_timer) {
+                if (sd_event_add_time(m->event, &m->flush_timer, CLOCK_MONOTONIC, deadline, 0, on_flush_timer, m) < 0)
+                        return;
+        } else
+                sd_event_source_set_time(m->flush_timer, deadline);
+        sd_event_source_set_enabled(m->flush_timer, SD_EVENT_ONESHOT);
+}
+
+/* After every loop iteration: commit what this iteration appended (group commit) and answer those
+ * waiting for it. */
+static int on_post(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        JournalStats st;
+        if (journal_get_stats(m->journal, &st) >= 0 && (st.n_pending > 0 || st.n_lost > 0)) {
+                manager_flush(m);
+                manager_schedule_flush(m);
+        }
+        return 0;
+}
+
+int manager_log(Manager *m, json_object *ev, uid_t uid, uint64_t *ret_sequence) {
+        json_object *host = mn_event_section(ev, "host");
+        mn_event_set_string(host, "id", m->identity.host_id);
+        mn_event_set_untrusted(host, "name", m->hostname);
+        json_object *mg = mn_event_section(ev, "mnguard");
+        if (m->policy && !json_object_object_get_ex(mg, "policy_serial", NULL))
+                json_object_object_add(mg, "policy_serial", json_object_new_uint64(m->policy->serial));
+
+        uint64_t seq = 0;
+        int r = journal_append(m->journal, ev, &seq);
+        if (r < 0)
+                log_full_errno(LOG_WARNING, r, "Event not journaled (counted as a gap): %m");
+        else if (m->control)
+                control_server_broadcast(m->control, ev, uid);
+        json_object_put(ev);
+        if (r < 0)
+                return r;
+        if (ret_sequence)
+                *ret_sequence = seq;
+        return 0;
+}
+
+int manager_reply_when_durable(Manager *m, ControlClient *client, uint64_t sequence) {
+        if (sequence <= journal_durable_sequence(m->journal)) {
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "sequence", json_object_new_uint64(sequence));
+                return control_client_reply_ok(client, o);
+        }
+        if (m->n_waiters >= MANAGER_MAX_WAITERS)
+                return -EBUSY;
+        if (m->n_waiters % 256 == 0) {
+                Waiter *w = realloc(m->waiters, (m->n_waiters + 256) * sizeof(Waiter));
+                if (!w)
+                        return -ENOMEM;
+                m->waiters = w;
+        }
+        m->waiters[m->n_waiters++] = (Waiter) { client, sequence };
+        return 0;
+}
+
+void manager_forget_client(Manager *m, ControlClient *client) {
+        size_t k = 0;
+        for (size_t i = 0; i < m->n_waiters; i++)
+                if (m->waiters[i].client != client)
+                        m->waiters[k++] = m->waiters[i];
+        m->n_waiters = k;
+}
+
+static void on_client_gone(ControlClient *c, void *userdata) {
+        manager_forget_client(userdata, c);
+}
+
+/* ---- policy ---- */
+
+static void log_policy_event(Manager *m, const char *action, const char *outcome, const char *reason,
+                             const Policy *p) {
+        json_object *ev = mn_event_new(action, outcome, reason);
+        json_object *mg = mn_event_section(ev, "mnguard");
+        if (p) {
+                json_object_object_add(mg, "policy_serial", json_object_new_uint64(p->serial));
+                mn_event_set_string(mg, "policy_name", p->name);
+                mn_event_set_string(mg, "policy_mode", policy_mode_to_string(p->mode));
+        }
+        mn_event_set_string(mg, "policy_origin", m->policy_origin);
+        manager_log(m, ev, (uid_t) -1, NULL);
+}
+
+/* Parses bytes; on failure returns -EINVAL and a one-line reason naming line and column. */
+static int parse_policy_bytes(const char *data, size_t size, const char *origin, Policy **ret, char **ret_reason) {
+        PolicyDiagnostics d;
+        int r = policy_parse(data, size, ret, &d);
+        if (r == -EINVAL && ret_reason) {
+                if (d.n > 0) {
+                        if (asprintf(ret_reason, "%s:%u:%u: %s%s", origin, d.items[0].line, d.items[0].column,
+                                     d.items[0].message, d.n > 1 ? " (and more)" : "") < 0)
+                                *ret_reason = NULL;
+                } else
+                        *ret_reason = strdup("invalid policy");
+        }
+        policy_diagnostics_clear(&d);
+        return r;
+}
+
+static void manager_set_policy(Manager *m, Policy *p, char *bytes, size_t size, const char *origin) {
+        policy_free(m->policy);
+        free(m->policy_bytes);
+        m->policy = p;
+        m->policy_bytes = bytes;
+        m->policy_size = size;
+        m->policy_origin = origin;
+        sd_notifyf(false, "STATUS=Enforcing policy %llu (%s)", (unsigned long long) p->serial, origin);
+}
+
+/* Loads config/policy.yaml; falls back to the last good policy, then to the built-in defaults. A
+ * policy whose serial is not greater than the one in force is refused (except the same bytes again).
+ * Never leaves the manager without a policy. */
+static int manager_load_policy(Manager *m, bool startup) {
+        _cleanup_free_ char *path = path_join(m->config_dir, "policy.yaml");
+        _cleanup_free_ char *last_good = path_join(m->state_dir, MANAGER_LAST_GOOD_FILE);
+        _cleanup_free_ char *data = NULL, *reason = NULL;
+        size_t size = 0;
+        Policy *p = NULL;
+        int r;
+
+        if (!path || !last_good)
+                return log_oom();
+
+        /* At startup the last good policy comes first, so that a policy file replaced by an older one
+         * while the agent was down is refused like any other rollback. */
+        if (startup && !m->policy) {
+                _cleanup_free_ char *lg = NULL;
+                size_t lg_size;
+                if (read_full_file(last_good, POLICY_MAX_FILE_SIZE, &lg, &lg_size) >= 0 &&
+                    parse_policy_bytes(lg, lg_size, last_good, &p, NULL) >= 0) {
+                        manager_set_policy(m, p, TAKE_PTR(lg), lg_size, "last-good");
+                        p = NULL;
+                }
+        }
+
+        r = read_full_file(path, POLICY_MAX_FILE_SIZE, &data, &size);
+        if (r == -ENOENT)
+                reason = strdup("no policy file");
+        else if (r < 0) {
+                if (asprintf(&reason, "%s: cannot read: %s", path, strerror(-r)) < 0)
+                        reason = NULL;
+        } else {
+                r = parse_policy_bytes(data, size, path, &p, &reason);
+                if (r == -ENOMEM)
+                        return log_oom();
+        }
+
+        if (p && m->policy) {
+                bool same = m->policy_size == size && memcmp(m->policy_bytes, data, size) == 0;
+                if (same) {
+                        policy_free(p);
+                        m->policy_origin = "config";
+                        return 0;
+                }
+                if (p->serial <= m->policy->serial) {
+                        if (asprintf(&reason, "serial %llu is not greater than %llu in force",
+                                     (unsigned long long) p->serial, (unsigned long long) m->policy->serial) < 0)
+                                reason = NULL;
+                        log_warning("Policy %s refused: %s.", path, reason ?: "older serial");
+                        log_policy_event(m, "policy-rejected", MN_OUTCOME_FAILURE, reason, p);
+                        policy_free(p);
+                        return -ESTALE;
+                }
+        }
+
+        if (p) {
+                r = write_file_atomic(last_good, data, size, 0600);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot keep %s as the last good policy, ignoring: %m", last_good);
+                manager_set_policy(m, p, TAKE_PTR(data), size, "config");
+                log_info("Policy %llu \"%s\" in force (%s).", (unsigned long long) p->serial, p->name,
+                         policy_mode_to_string(p->mode));
+                log_policy_event(m, "policy-applied", MN_OUTCOME_SUCCESS, NULL, p);
+                return 0;
+        }
+
+        log_warning("Policy %s not used: %s.", path, reason ?: "invalid");
+        if (m->policy) {
+                if (startup)
+                        log_warning("Enforcing the %s policy (serial %llu).", m->policy_origin,
+                                    (unsigned long long) m->policy->serial);
+                /* Keep what is in force. */
+                log_policy_event(m, "policy-rejected", MN_OUTCOME_FAILURE, reason, NULL);
+                return -EINVAL;
+        }
+
+        /* Startup without any usable policy: the built-in fail-closed defaults. */
+        char *b = strdup(builtin_policy);
+        if (!b || parse_policy_bytes(b, strlen(b), "built-in", &p, NULL) < 0) {
+                free(b);
+                return log_oom();
+        }
+        manager_set_policy(m, p, b, strlen(b), "built-in");
+        log_warning("Enforcing the %s policy (serial %llu).", m->policy_origin, (unsigned long long) m->policy->serial);
+        if (r != -ENOENT || !startup || !streq(m->policy_origin, "built-in"))
+                log_policy_event(m, "policy-rejected", MN_OUTCOME_FAILURE, reason, NULL);
+        return 0;
+}
+
+int manager_reload(Manager *m) {
+        log_info("Reloading.");
+        sd_notify(false, "RELOADING=1");
+        (void) manager_load_policy(m, false);
+        sd_notify(false, "READY=1");
+        return 0;
+}
+
+/* ---- signals, startup, run ---- */
+
+static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+        m->stop_reason = si->ssi_signo == SIGINT ? "SIGINT" : "SIGTERM";
+        return sd_event_exit(m->event, 0);
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        return manager_reload(userdata);
+}
+
+static int open_journal(Manager *m) {
+        _cleanup_free_ char *path = path_join(m->state_dir, MANAGER_JOURNAL_FILE);
+        if (!path)
+                return log_oom();
+        JournalOptions o = { .host_id = m->identity.host_id, .host_name = m->hostname };
+        int r = journal_open(path, &o, &m->journal);
+        if (r < 0)
+                return log_error_errno(r, "Cannot open the journal %s: %m", path);
+        if (journal_set_aside_path(m->journal))
+                log_warning("Journal %s was unreadable; kept as %s, a new one started.", path,
+                            journal_set_aside_path(m->journal));
+        return 0;
+}
+
+int manager_startup(Manager *m) {
+        int r;
+
+        m->start_usec = mn_now_usec();
+        r = mkdir_safe(m->state_dir, 0700);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the state directory %s: %m", m->state_dir);
+        r = mkdir_safe(m->runtime_dir, 0755);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the runtime directory %s: %m", m->runtime_dir);
+
+        r = host_identity_load(m->state_dir, m->machine_id_path, &m->identity);
+        if (r < 0)
+                return log_error_errno(r, "Cannot load or create the host identity in %s: %m", m->state_dir);
+
+        r = open_journal(m);
+        if (r < 0)
+                return r;
+
+        if (m->identity.changed_machine) {
+                log_notice("Machine id changed (cloned image?): new host id %s, was %s.", m->identity.host_id,
+                           m->identity.previous_host_id);
+                json_object *ev = mn_event_new("host-id-changed", MN_OUTCOME_SUCCESS, "machine id changed (cloned image)");
+                mn_event_set_string(mn_event_section(ev, "mnguard"), "previous_host_id", m->identity.previous_host_id);
+                manager_log(m, ev, (uid_t) -1, NULL);
+        }
+
+        /* A refused policy file is not fatal: the last good policy, or the built-in defaults, stay. */
+        r = manager_load_policy(m, true);
+        if (r < 0 && !m->policy)
+                return r;
+
+        _cleanup_free_ char *sock = path_join(m->runtime_dir, MANAGER_SOCKET_FILE);
+        if (!sock)
+                return log_oom();
+        r = control_server_new(m->event, sock, manager_verbs, manager_n_verbs, m, &m->control);
+        if (r < 0)
+                return log_error_errno(r, "Cannot listen on %s: %m", sock);
+        control_server_set_disconnect_handler(m->control, on_client_gone);
+
+        sigset_t ss;
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        sigaddset(&ss, SIGHUP);
+        sigprocmask(SIG_BLOCK, &ss, NULL);
+        if ((r = sd_event_add_signal(m->event, NULL, SIGTERM, on_sigterm, m)) < 0 ||
+            (r = sd_event_add_signal(m->event, NULL, SIGINT, on_sigterm, m)) < 0 ||
+            (r = sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, m)) < 0)
+                return log_error_errno(r, "Cannot watch signals: %m");
+        r = sd_event_add_post(m->event, &m->post_source, on_post, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot add the journal flush source: %m");
+        (void) sd_event_set_watchdog(m->event, true);
+
+        json_object *ev = mn_event_new("agent-started", MN_OUTCOME_SUCCESS, NULL);
+        json_object *mg = mn_event_section(ev, "mnguard");
+        mn_event_set_string(mg, "version", MNGUARD_VERSION);
+        mn_event_set_string(mg, "policy_name", m->policy->name);
+        mn_event_set_string(mg, "policy_origin", m->policy_origin);
+        if (m->identity.created)
+                json_object_object_add(mg, "first_start", json_object_new_boolean(true));
+        manager_log(m, ev, (uid_t) -1, NULL);
+        manager_flush(m);
+
+        if (geteuid() != 0)
+                log_notice("Not running as root: enforcement on real devices needs root; journal and control "
+                           "socket work.");
+        log_info("mnguardd %s started, host id %s, policy %llu.", MNGUARD_VERSION, m->identity.host_id,
+                 (unsigned long long) m->policy->serial);
+        sd_notifyf(false, "READY=1\nSTATUS=Enforcing policy %llu (%s)", (unsigned long long) m->policy->serial,
+                   m->policy_origin);
+        return 0;
+}
+
+int manager_run(Manager *m) {
+        int r = sd_event_loop(m->event);
+        sd_notify(false, "STOPPING=1");
+        json_object *ev = mn_event_new("agent-stopped", MN_OUTCOME_SUCCESS, m->stop_reason);
+        manager_log(m, ev, (uid_t) -1, NULL);
+        manager_flush(m);
+        return r;
+}

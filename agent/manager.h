@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* The daemon's state and its wiring: event loop, policy, identity, journal, control socket. */
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "control.h"
+#include "host-id.h"
+#include "journal.h"
+#include "policy.h"
+
+#define MANAGER_CONFIG_DIR_DEFAULT  "/etc/mnguard"
+#define MANAGER_STATE_DIR_DEFAULT   "/var/lib/mnguard"
+#define MANAGER_RUNTIME_DIR_DEFAULT "/run/mnguard"
+#define MANAGER_MACHINE_ID_DEFAULT  "/etc/machine-id"
+
+#define MANAGER_JOURNAL_FILE   "journal.db"
+#define MANAGER_LAST_GOOD_FILE "policy.last-good.yaml"
+#define MANAGER_SOCKET_FILE    "control.sock"
+
+/* Clients waiting for their event to be durable before they are answered. */
+#define MANAGER_MAX_WAITERS 65536
+
+typedef struct Waiter {
+        ControlClient *client;
+        uint64_t sequence;
+} Waiter;
+
+typedef struct Manager {
+        sd_event *event;
+        char *config_dir, *state_dir, *runtime_dir, *machine_id_path;
+        char hostname[256];
+
+        HostIdentity identity;
+        Journal *journal;
+        ControlServer *control;
+
+        Policy *policy;
+        char *policy_bytes; /* the exact validated bytes of the policy in force */
+        size_t policy_size;
+        const char *policy_origin; /* "config", "last-good" or "built-in" */
+
+        sd_event_source *flush_timer, *post_source;
+        Waiter *waiters;
+        size_t n_waiters;
+        uint64_t start_usec;
+        const char *stop_reason;
+} Manager;
+
+typedef struct ManagerOptions {
+        const char *config_dir, *state_dir, *runtime_dir;
+} ManagerOptions;
+
+int manager_new(const ManagerOptions *o, Manager **ret);
+Manager *manager_free(Manager *m);
+static inline void manager_freep(Manager **m) {
+        manager_free(*m);
+}
+
+/* Opens everything, records agent-started and tells systemd READY=1. */
+int manager_startup(Manager *m);
+int manager_run(Manager *m);
+
+/* Reads the policy again (SIGHUP). */
+int manager_reload(Manager *m);
+
+/* Adds host, policy and journal fields, appends ev to the journal (consumed), tells subscribers.
+ * *ret_sequence gets its sequence; it is durable once journal_durable_sequence() reaches it. uid is
+ * whose event it is for notifications (-1: nobody's in particular). */
+int manager_log(Manager *m, json_object *ev, uid_t uid, uint64_t *ret_sequence);
+
+/* Answers client once sequence is durable (at once when it already is). */
+int manager_reply_when_durable(Manager *m, ControlClient *client, uint64_t sequence);
+
+/* Forgets the waiters of a client that went away. */
+void manager_forget_client(Manager *m, ControlClient *client);
+
+/* Control verbs (daemon-verbs.c). */
+extern const ControlVerb manager_verbs[];
+extern const size_t manager_n_verbs;
