@@ -154,3 +154,21 @@ json_object *mn_device_to_json(const MnDevice *d, const PolicyDecision *dec, con
         }
         return TAKE_PTR(o);
 }
+
+int mn_device_event_fields(json_object *device, const MnDevice *d) {
+        int r;
+        if (d->has_ids) {
+                if ((r = add_hex(device, "vendor", d->vendor, 4)) < 0 || (r = add_hex(device, "product", d->product, 4)) < 0)
+                        return r;
+        }
+        if ((d->serial && (r = add_string(device, "serial", d->serial)) < 0) ||
+            (d->manufacturer && (r = add_string(device, "manufacturer", d->manufacturer)) < 0) ||
+            (d->model && (r = add_string(device, "model", d->model)) < 0) ||
+            (d->bus && (r = add_string(device, "bus", d->bus)) < 0) ||
+            (r = add_string(device, "syspath", d->syspath)) < 0)
+                return r;
+        json_object *classes = class_mask_to_json(d->classes);
+        if (!classes)
+                return -ENOMEM;
+        return add_value(device, "classes", classes);
+}

@@ -16,3 +16,7 @@
  * dec and interface_blocked (one bool per interface) may be NULL to describe the device alone.
  * Returns a new object, or NULL on allocation failure. */
 json_object *mn_device_to_json(const MnDevice *d, const PolicyDecision *dec, const bool *interface_blocked);
+
+/* Adds the device fields of an event record (DESIGN.md "device"): vendor, product, serial,
+ * manufacturer, model, bus, syspath, classes. Strings are the sanitized device strings. */
+int mn_device_event_fields(json_object *device, const MnDevice *d);

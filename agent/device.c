@@ -714,3 +714,21 @@ int mn_device_decide(const MnDevice *d, const Policy *p, const PolicySubject *su
                 *ret_interface_blocked = TAKE_PTR(blocked);
         return 0;
 }
+
+struct udev_device *mn_device_physical_parent(struct udev_device *dev) {
+        const char *subsystem = udev_device_get_subsystem(dev), *devtype = udev_device_get_devtype(dev);
+        struct udev_device *usb;
+
+        if (streq_ptr(subsystem, "usb") && streq_ptr(devtype, "usb_device"))
+                return dev;
+        if (streq_ptr(subsystem, "usb") && streq_ptr(devtype, "usb_interface"))
+                return udev_device_get_parent_with_subsystem_devtype(dev, "usb", "usb_device");
+        if (!streq_ptr(subsystem, "block"))
+                return NULL;
+        usb = udev_device_get_parent_with_subsystem_devtype(dev, "usb", "usb_device");
+        if (usb)
+                return usb;
+        if (streq_ptr(devtype, "partition"))
+                return udev_device_get_parent_with_subsystem_devtype(dev, "block", "disk");
+        return streq_ptr(devtype, "disk") ? dev : NULL;
+}

@@ -69,6 +69,11 @@ static inline void mn_device_freep(MnDevice **p) { mn_device_free(*p); }
  * physical device mnguard decides (a hub, a non-removable disk, a disk that belongs to a USB device). */
 int mn_device_new_from_udev(struct udev_device *dev, MnDevice **ret);
 
+/* The device mnguard decides for an event on dev: dev itself for a usb_device, its usb_device for an
+ * interface or for a block device on USB, the disk for a partition of a non-USB disk, dev for such a disk.
+ * Borrowed from dev (no reference taken); NULL for anything else. */
+struct udev_device *mn_device_physical_parent(struct udev_device *dev);
+
 /* Every present physical device, sorted by syspath. Works whether or not udev has initialized the
  * devices (umockdev testbeds never mark them initialized). */
 int mn_devices_enumerate(struct udev *udev, MnDevice ***ret, size_t *ret_n);

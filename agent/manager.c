@@ -14,7 +14,9 @@
 #include "log.h"
 #include "macro.h"
 #include "policy-load.h"
+#include "snapshot.h"
 #include "strutil.h"
+#include "usb-watch.h"
 
 /* What an agent enforces with no policy at all: the parser's fail-closed defaults. */
 static const char builtin_policy[] = "mnguard-policy: 1\nserial: 0\nname: built-in fail-closed defaults\n";
@@ -48,6 +50,7 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        m->usb = usb_watch_free(m->usb);
         m->control = control_server_free(m->control);
         m->journal = journal_close(m->journal);
         sd_event_source_disable_unref(m->flush_timer);
@@ -217,6 +220,13 @@ static void manager_set_policy(Manager *m, Policy *p, char *bytes, size_t size, 
         m->policy_size = size;
         m->policy_origin = origin;
         sd_notifyf(false, "STATUS=Enforcing policy %llu (%s)", (unsigned long long) p->serial, origin);
+
+        /* The snapshot first: udev decides from it for devices that arrive while we re-decide. */
+        int r = snapshot_write(m->state_dir, bytes, size);
+        if (r < 0)
+                log_warning_errno(r, "Cannot write the policy snapshot for mnguard-udev, ignoring: %m");
+        if (m->usb)
+                (void) usb_watch_redecide_all(m->usb, "policy changed");
 }
 
 /* Loads config/policy.yaml; falls back to the last good policy, then to the built-in defaults. A
@@ -393,11 +403,6 @@ int manager_startup(Manager *m) {
             (r = sd_event_add_signal(m->event, NULL, SIGINT, on_sigterm, m)) < 0 ||
             (r = sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, m)) < 0)
                 return log_error_errno(r, "Cannot watch signals: %m");
-        r = sd_event_add_post(m->event, &m->post_source, on_post, m);
-        if (r < 0)
-                return log_error_errno(r, "Cannot add the journal flush source: %m");
-        (void) sd_event_set_watchdog(m->event, true);
-
         json_object *ev = mn_event_new("agent-started", MN_OUTCOME_SUCCESS, NULL);
         json_object *mg = mn_event_section(ev, "mnguard");
         mn_event_set_string(mg, "version", MNGUARD_VERSION);
@@ -406,6 +411,18 @@ int manager_startup(Manager *m) {
         if (m->identity.created)
                 json_object_object_add(mg, "first_start", json_object_new_boolean(true));
         manager_log(m, ev, (uid_t) -1, NULL);
+        r = usb_watch_new(m, &m->usb);
+        if (r < 0)
+                return log_error_errno(r, "Cannot watch devices: %m");
+        r = usb_watch_coldplug(m->usb);
+        if (r < 0)
+                return r;
+
+        r = sd_event_add_post(m->event, &m->post_source, on_post, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot add the journal flush source: %m");
+        (void) sd_event_set_watchdog(m->event, true);
+
         manager_flush(m);
 
         if (geteuid() != 0)

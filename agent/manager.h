@@ -38,6 +38,7 @@ typedef struct Manager {
         HostIdentity identity;
         Journal *journal;
         ControlServer *control;
+        struct UsbWatch *usb;
 
         Policy *policy;
         char *policy_bytes; /* the exact validated bytes of the policy in force */

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <systemd/sd-login.h>
 
 #include "log.h"
 #include "macro.h"
@@ -20,7 +19,6 @@
 #include "udev-helper.h"
 
 #define STATE_DIR_DEFAULT "/var/lib/mnguard"
-#define SEAT_DEFAULT      "seat0"
 
 /* The parser fills in the fail-closed defaults for everything this leaves out. */
 static const char fail_closed_policy[] = "mnguard-policy: 1\nserial: 0\nname: fail-closed (no policy snapshot)\n";
@@ -52,29 +50,6 @@ static int make_syspath(const char *arg, char **ret) {
         else if (asprintf(ret, "/sys%s", arg) < 0)
                 *ret = NULL;
         return *ret ? 0 : -ENOMEM;
-}
-
-/* The user of the active session on seat0, when logind knows one. Without logind, or when the user
- * cannot be resolved, nobody is logged in: rules limited to users do not apply (the conservative
- * answer). */
-static MnSubject *active_subject(void) {
-        _cleanup_free_ char *uid_text = NULL;
-        MnSubject *s = NULL;
-        uid_t uid;
-        int r;
-
-        r = sd_seat_get_active(SEAT_DEFAULT, NULL, &uid);
-        if (r < 0)
-                return NULL;
-        if (asprintf(&uid_text, "%u", (unsigned) uid) < 0)
-                return NULL;
-        r = mn_subject_new(uid_text, &s);
-        if (r < 0) {
-                log_warning_errno(r, "Cannot resolve the active user %u, deciding as if nobody were logged in: %m",
-                                  (unsigned) uid);
-                return NULL;
-        }
-        return s;
 }
 
 static int load_policy(const char *state_dir, Policy **ret, MnSnapshotState *ret_state) {
@@ -142,7 +117,7 @@ int main(int argc, char *argv[]) {
         r = load_policy(state_dir, &policy, &ctx.snapshot);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up a policy: %m"), 1;
-        subject = active_subject();
+        subject = mn_subject_new_active();
         ctx.policy = policy;
         ctx.subject = subject ? &subject->subject : NULL;
         ctx.today = policy_today_local();

@@ -2,6 +2,9 @@
 /* PolicySubject for a user: name and group names from NSS. */
 #include "subject.h"
 
+#include <stdio.h>
+#include <systemd/sd-login.h>
+
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -150,4 +153,17 @@ int mn_subject_new(const char *user, MnSubject **ret) {
         };
         *ret = TAKE_PTR(s);
         return 0;
+}
+
+MnSubject *mn_subject_new_active(void) {
+        char uid_text[16];
+        MnSubject *s = NULL;
+        uid_t uid;
+
+        if (sd_seat_get_active("seat0", NULL, &uid) < 0)
+                return NULL;
+        snprintf(uid_text, sizeof(uid_text), "%u", (unsigned) uid);
+        if (mn_subject_new(uid_text, &s) < 0)
+                return NULL;
+        return s;
 }

@@ -20,5 +20,10 @@ typedef struct MnSubject {
 /* Resolves a user name (or a numeric uid) with getpwnam_r() and getgrouplist(). Groups without a
  * name are left out. Returns 0, -ESRCH for an unknown user, -E2BIG, -ENOMEM or another errno. */
 int mn_subject_new(const char *user, MnSubject **ret);
+
+/* The user of the active session on seat0, when logind knows one; NULL when nobody is logged in,
+ * without logind, or when the user cannot be resolved: rules limited to users then do not apply
+ * (the conservative answer). */
+MnSubject *mn_subject_new_active(void);
 MnSubject *mn_subject_free(MnSubject *s);
 static inline void mn_subject_freep(MnSubject **p) { mn_subject_free(*p); }

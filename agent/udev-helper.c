@@ -101,28 +101,6 @@ static EventKind event_kind(struct udev_device *dev) {
         return EVENT_OTHER;
 }
 
-/* The device mnguard decides for this event: a usb_device, or a disk that is not on USB. Borrowed
- * from dev. */
-static struct udev_device *physical_device(struct udev_device *dev, EventKind kind) {
-        struct udev_device *usb;
-
-        switch (kind) {
-        case EVENT_USB_DEVICE:
-                return dev;
-        case EVENT_USB_INTERFACE:
-                return udev_device_get_parent_with_subsystem_devtype(dev, "usb", "usb_device");
-        case EVENT_BLOCK:
-                usb = udev_device_get_parent_with_subsystem_devtype(dev, "usb", "usb_device");
-                if (usb)
-                        return usb;
-                if (streq_ptr(udev_device_get_devtype(dev), "partition"))
-                        return udev_device_get_parent_with_subsystem_devtype(dev, "block", "disk");
-                return dev;
-        default:
-                return NULL;
-        }
-}
-
 static ssize_t interface_index(const MnDevice *d, const char *sysname) {
         for (size_t k = 0; sysname && k < d->n_interfaces; k++)
                 if (streq_ptr(d->interfaces[k].sysname, sysname))
@@ -283,7 +261,7 @@ static void outcome_enforcement(struct udev_device *dev, EventKind kind, const M
 static int decide(struct udev *udev, struct udev_device *dev, EventKind kind, const MnUdevContext *ctx, FILE *f) {
         _cleanup_(mn_device_freep) MnDevice *d = NULL;
         _cleanup_free_ bool *blocked = NULL;
-        struct udev_device *phys = physical_device(dev, kind);
+        struct udev_device *phys = mn_device_physical_parent(dev);
         MnLockoutResult lockout;
         PolicyDecision dec;
         MnUsbPlan plan = {};
