@@ -55,6 +55,8 @@ Manager *manager_free(Manager *m) {
         m->journal = journal_close(m->journal);
         sd_event_source_disable_unref(m->flush_timer);
         sd_event_source_disable_unref(m->post_source);
+        sd_event_source_disable_unref(m->retention_timer);
+        agent_conf_clear(&m->conf);
         policy_free(m->policy);
         free(m->policy_bytes);
         free(m->waiters);
@@ -327,6 +329,40 @@ int manager_reload(Manager *m) {
         return 0;
 }
 
+/* ---- retention ---- */
+
+static void manager_prune(Manager *m) {
+        JournalRetention ret = {
+                .max_age_usec = m->conf.journal_max_age_days * 86400ULL * 1000000ULL,
+                .max_size_bytes = m->conf.journal_max_size_mb * 1024ULL * 1024ULL,
+                /* without a collector there is no acknowledgement to wait for */
+                .ignore_ack = !m->conf.collector_url,
+        };
+        if (ret.max_age_usec == 0 && ret.max_size_bytes == 0)
+                return;
+        uint64_t total = 0;
+        for (;;) {
+                int r = journal_prune(m->journal, &ret, mn_now_usec());
+                if (r < 0) {
+                        log_warning_errno(r, "Journal retention failed, ignoring: %m");
+                        break;
+                }
+                total += (uint64_t) r;
+                if ((unsigned) r < JOURNAL_PRUNE_BATCH_MAX)
+                        break;
+        }
+        if (total > 0)
+                log_info("Journal retention removed %llu old records.", (unsigned long long) total);
+}
+
+static int on_retention_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        manager_prune(m);
+        sd_event_source_set_time(s, usec + MANAGER_RETENTION_INTERVAL_USEC);
+        sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return 0;
+}
+
 /* ---- signals, startup, run ---- */
 
 static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -363,6 +399,13 @@ int manager_startup(Manager *m) {
         r = mkdir_safe(m->runtime_dir, 0755);
         if (r < 0)
                 return log_error_errno(r, "Cannot create the runtime directory %s: %m", m->runtime_dir);
+
+        r = agent_conf_load(m->config_dir, stderr, &m->conf);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0)
+                log_warning("Using the default agent settings: %s/" AGENT_CONF_FILE " is not usable (see above).",
+                            m->config_dir);
 
         r = host_identity_load(m->state_dir, m->machine_id_path, &m->identity);
         if (r < 0)
@@ -422,6 +465,14 @@ int manager_startup(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Cannot add the journal flush source: %m");
         (void) sd_event_set_watchdog(m->event, true);
+        manager_prune(m);
+        uint64_t now;
+        sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        /* accuracy of a minute: the kernel may batch the wake-up with others */
+        r = sd_event_add_time(m->event, &m->retention_timer, CLOCK_MONOTONIC, now + MANAGER_RETENTION_INTERVAL_USEC,
+                              60ULL * 1000000ULL, on_retention_timer, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot add the retention timer: %m");
 
         manager_flush(m);
 

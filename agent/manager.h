@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "agent-conf.h"
 #include "control.h"
 #include "host-id.h"
 #include "journal.h"
@@ -22,6 +23,9 @@
 #define MANAGER_LAST_GOOD_FILE "policy.last-good.yaml"
 #define MANAGER_SOCKET_FILE    "control.sock"
 
+/* How often retention runs (and no more often: an idle daemon must stay asleep). */
+#define MANAGER_RETENTION_INTERVAL_USEC (3600ULL * 1000000ULL)
+
 /* Clients waiting for their event to be durable before they are answered. */
 #define MANAGER_MAX_WAITERS 65536
 
@@ -35,6 +39,7 @@ typedef struct Manager {
         char *config_dir, *state_dir, *runtime_dir, *machine_id_path;
         char hostname[256];
 
+        AgentConf conf;
         HostIdentity identity;
         Journal *journal;
         ControlServer *control;
@@ -45,7 +50,7 @@ typedef struct Manager {
         size_t policy_size;
         const char *policy_origin; /* "config", "last-good" or "built-in" */
 
-        sd_event_source *flush_timer, *post_source;
+        sd_event_source *flush_timer, *post_source, *retention_timer;
         Waiter *waiters;
         size_t n_waiters;
         uint64_t start_usec;
