@@ -10,6 +10,9 @@
 #include "macro.h"
 #include "manager.h"
 #include "strutil.h"
+#include "subject.h"
+
+#include <pwd.h>
 
 #define VERB_NOTE_MAX 1024         /* bytes of an admin note */
 #define VERB_FILTER_MAX 256        /* bytes of a filter string */
@@ -233,6 +236,77 @@ static int verb_note(ControlClient *c, json_object *req, void *userdata) {
         return manager_reply_when_durable(m, c, seq);
 }
 
+/* A CUPS job, asked about by the mnguard backend (root). The job's strings are untrusted: bounded here,
+ * sanitized into the event. Answered after the decision is on disk. */
+static int verb_print_job(ControlClient *c, json_object *req, void *userdata) {
+        Manager *m = userdata;
+        const char *queue, *user, *title, *format, *sha256, *device_uri;
+        uint64_t job_id, copies, pages;
+        json_object *export_obj;
+        bool export = json_object_object_get_ex(req, "export", &export_obj) && json_object_get_boolean(export_obj);
+
+        if (get_string(req, "queue", VERB_FILTER_MAX, &queue) < 0 || !queue ||
+            get_string(req, "user", VERB_FILTER_MAX, &user) < 0 || get_string(req, "title", VERB_NOTE_MAX, &title) < 0 ||
+            get_string(req, "format", VERB_FILTER_MAX, &format) < 0 || get_string(req, "sha256", 64, &sha256) < 0 ||
+            get_string(req, "device_uri_scheme", 64, &device_uri) < 0 || get_u64(req, "job_id", &job_id) < 0 ||
+            get_u64(req, "copies", &copies) < 0 || get_u64(req, "pages", &pages) < 0)
+                return control_client_reply_error(c, EINVAL, "print-job needs queue (string) and optional user, title, "
+                                                  "format, sha256, job_id, copies, pages");
+
+        _cleanup_(mn_subject_freep) MnSubject *subject = NULL;
+        if (user && mn_subject_new(user, &subject) < 0)
+                subject = NULL; /* unknown user: decided as nobody, so user rules do not apply */
+
+        uint64_t total = pages && copies ? pages * copies : pages;
+        PrintDecision d;
+        policy_decide_print(m->policy, queue, subject ? &subject->subject : NULL,
+                            total > UINT32_MAX ? UINT32_MAX : (uint32_t) total, &d);
+        bool allow = d.access == PRINT_ALLOW || d.audit;
+
+        json_object *ev = mn_event_new(d.access == PRINT_ALLOW ? "print-allowed" : "print-blocked",
+                                       d.audit ? MN_OUTCOME_UNKNOWN : MN_OUTCOME_SUCCESS, d.reason);
+        json_object *mg = mn_event_section(ev, "mnguard"), *pr = mn_event_section(ev, "print");
+        mn_event_set_string(mg, "rule", d.rule);
+        if (d.audit)
+                mn_event_set_string(mg, "would", d.access == PRINT_ALLOW ? "allow" : "block");
+        mn_event_set_untrusted(pr, "queue", queue);
+        mn_event_set_untrusted(pr, "title", title);
+        mn_event_set_untrusted(pr, "format", format);
+        mn_event_set_untrusted(pr, "device_uri_scheme", device_uri);
+        if (sha256)
+                mn_event_set_untrusted(pr, "sha256", sha256);
+        json_object_object_add(pr, "job_id", json_object_new_uint64(job_id));
+        json_object_object_add(pr, "copies", json_object_new_uint64(copies));
+        json_object_object_add(pr, "pages", json_object_new_uint64(pages));
+        json_object_object_add(pr, "export", json_object_new_boolean(export));
+        uid_t uid = (uid_t) -1;
+        if (user) {
+                json_object *u = mn_event_section(ev, "user");
+                mn_event_set_untrusted(u, "name", user);
+                struct passwd pw, *res = NULL;
+                char buf[4096];
+                if (getpwnam_r(user, &pw, buf, sizeof(buf), &res) == 0 && res) {
+                        uid = res->pw_uid;
+                        json_object_object_add(u, "id", json_object_new_int64(uid));
+                }
+        }
+        uint64_t seq;
+        int r = manager_log(m, ev, uid, &seq);
+        if (r < 0 && !allow)
+                return r;
+
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "allow", json_object_new_boolean(allow));
+        json_object_object_add(o, "rule", json_object_new_string(d.rule));
+        json_object_object_add(o, "reason", json_object_new_string(d.reason));
+        json_object_object_add(o, "audit", json_object_new_boolean(d.audit));
+        if (r < 0)
+                return control_client_reply_ok(c, o);
+        /* answer once the decision is on disk */
+        json_object_object_add(o, "sequence", json_object_new_uint64(seq));
+        return manager_reply_when_durable_with(m, c, seq, o);
+}
+
 static int verb_subscribe(ControlClient *c, json_object *req, void *userdata) {
         control_client_subscribe(c);
         return control_client_reply_ok(c, NULL);
@@ -245,5 +319,6 @@ const ControlVerb manager_verbs[] = {
         { "verify", CONTROL_ACCESS_AUDIT, verb_verify },
         { "note", CONTROL_ACCESS_ROOT, verb_note },
         { "subscribe", CONTROL_ACCESS_ANY, verb_subscribe },
+        { "print-job", CONTROL_ACCESS_ROOT, verb_print_job },
 };
 const size_t manager_n_verbs = ELEMENTSOF(manager_verbs);

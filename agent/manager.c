@@ -59,6 +59,8 @@ Manager *manager_free(Manager *m) {
         agent_conf_clear(&m->conf);
         policy_free(m->policy);
         free(m->policy_bytes);
+        for (size_t i = 0; i < m->n_waiters; i++)
+                json_object_put(m->waiters[i].reply);
         free(m->waiters);
         free(m->config_dir);
         free(m->state_dir);
@@ -77,8 +79,9 @@ static void manager_answer_waiters(Manager *m) {
         for (size_t i = 0; i < m->n_waiters; i++) {
                 Waiter *w = &m->waiters[i];
                 if (w->sequence <= durable) {
-                        json_object *o = json_object_new_object();
-                        json_object_object_add(o, "sequence", json_object_new_uint64(w->sequence));
+                        json_object *o = w->reply ?: json_object_new_object();
+                        if (!w->reply)
+                                json_object_object_add(o, "sequence", json_object_new_uint64(w->sequence));
                         control_client_reply_ok(w->client, o);
                 } else
                         m->waiters[k++] = *w;
@@ -153,29 +156,41 @@ int manager_log(Manager *m, json_object *ev, uid_t uid, uint64_t *ret_sequence) 
         return 0;
 }
 
-int manager_reply_when_durable(Manager *m, ControlClient *client, uint64_t sequence) {
+int manager_reply_when_durable_with(Manager *m, ControlClient *client, uint64_t sequence, json_object *reply) {
         if (sequence <= journal_durable_sequence(m->journal)) {
-                json_object *o = json_object_new_object();
-                json_object_object_add(o, "sequence", json_object_new_uint64(sequence));
+                json_object *o = reply ?: json_object_new_object();
+                if (!reply)
+                        json_object_object_add(o, "sequence", json_object_new_uint64(sequence));
                 return control_client_reply_ok(client, o);
         }
-        if (m->n_waiters >= MANAGER_MAX_WAITERS)
+        if (m->n_waiters >= MANAGER_MAX_WAITERS) {
+                json_object_put(reply);
                 return -EBUSY;
+        }
         if (m->n_waiters % 256 == 0) {
                 Waiter *w = realloc(m->waiters, (m->n_waiters + 256) * sizeof(Waiter));
-                if (!w)
+                if (!w) {
+                        json_object_put(reply);
                         return -ENOMEM;
+                }
                 m->waiters = w;
         }
-        m->waiters[m->n_waiters++] = (Waiter) { client, sequence };
+        m->waiters[m->n_waiters++] = (Waiter) { client, sequence, reply };
         return 0;
+}
+
+int manager_reply_when_durable(Manager *m, ControlClient *client, uint64_t sequence) {
+        return manager_reply_when_durable_with(m, client, sequence, NULL);
 }
 
 void manager_forget_client(Manager *m, ControlClient *client) {
         size_t k = 0;
-        for (size_t i = 0; i < m->n_waiters; i++)
+        for (size_t i = 0; i < m->n_waiters; i++) {
                 if (m->waiters[i].client != client)
                         m->waiters[k++] = m->waiters[i];
+                else
+                        json_object_put(m->waiters[i].reply);
+        }
         m->n_waiters = k;
 }
 

@@ -32,6 +32,7 @@
 typedef struct Waiter {
         ControlClient *client;
         uint64_t sequence;
+        json_object *reply; /* sent (with "ok":true) once sequence is durable; NULL: {"sequence":N} */
 } Waiter;
 
 typedef struct Manager {
@@ -79,8 +80,10 @@ int manager_reload(Manager *m);
  * whose event it is for notifications (-1: nobody's in particular). */
 int manager_log(Manager *m, json_object *ev, uid_t uid, uint64_t *ret_sequence);
 
-/* Answers client once sequence is durable (at once when it already is). */
+/* Answers client once sequence is durable (at once when it already is): with {"sequence":N}, or with
+ * reply (consumed). */
 int manager_reply_when_durable(Manager *m, ControlClient *client, uint64_t sequence);
+int manager_reply_when_durable_with(Manager *m, ControlClient *client, uint64_t sequence, json_object *reply);
 
 /* Forgets the waiters of a client that went away. */
 void manager_forget_client(Manager *m, ControlClient *client);

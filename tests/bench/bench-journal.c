@@ -121,10 +121,17 @@ static int canonical_sample(json_object *ev, char **ret, size_t *ret_len) {
         return journal_canonical_json(ev, ret, ret_len);
 }
 
-static void bench_append_and_verify(const char *dir, unsigned n) {
-        char *path = join(dir, "append.db");
+/* Sets a string member of a member of ev in place. */
+static void set_field(json_object *ev, const char *section, const char *key, const char *value) {
+        json_object *sec, *v;
+        if (json_object_object_get_ex(ev, section, &sec) && json_object_object_get_ex(sec, key, &v))
+                json_object_set_string(v, value);
+}
+
+/* Appends n events, changing user and device every `run` events (1: every event); returns events/s. */
+static double append_run(const char *path, unsigned n, unsigned run) {
         json_object *pool[POOL];
-        char ts[JOURNAL_TIMESTAMP_MAX];
+        char ts[JOURNAL_TIMESTAMP_MAX], user[16], serial[32];
         Journal *j = NULL;
         int r;
 
@@ -132,11 +139,15 @@ static void bench_append_and_verify(const char *dir, unsigned n) {
                 pool[i] = make_event(i);
         if ((r = journal_open(path, NULL, &j)) < 0)
                 die("journal_open", r);
-
         double t0 = now_s();
         for (unsigned i = 0; i < n; i++) {
                 json_object *ev = pool[i % POOL];
-                /* a new timestamp each time, as events would have: ~ one a second over the whole run */
+                unsigned who = i / run;
+                /* what the daemon does for each event: a new timestamp, the user and device of the moment */
+                snprintf(user, sizeof(user), "user%u", who % 200);
+                snprintf(serial, sizeof(serial), "4C5300012301%08u", who % 5000);
+                set_field(ev, "user", "name", user);
+                set_field(ev, "device", "serial", serial);
                 json_object_object_add(ev, "@timestamp", json_object_new_string(journal_timestamp_format(T0 + i * UINT64_C(1000000), ts)));
                 if ((r = journal_append(j, ev, NULL)) < 0)
                         die("journal_append", r);
@@ -144,12 +155,25 @@ static void bench_append_and_verify(const char *dir, unsigned n) {
         if ((r = journal_flush(j)) < 0)
                 die("journal_flush", r);
         double t = now_s() - t0;
-        printf("journal_append_group_commit %.0f events/s\n", n / t);
-        printf("journal_append_events %u events\n", n);
-        printf("journal_append_commits %u commits\n", (n + JOURNAL_FLUSH_MAX_EVENTS - 1) / JOURNAL_FLUSH_MAX_EVENTS);
         for (unsigned i = 0; i < POOL; i++)
                 json_object_put(pool[i]);
         journal_close(j);
+        return n / t;
+}
+
+static void bench_append_and_verify(const char *dir, unsigned n) {
+        char *path = join(dir, "append.db"), *mixed = join(dir, "mixed.db");
+        Journal *j = NULL;
+        double t0, t;
+        int r;
+
+        /* Bursts: a user copying files to a stick (file-written audits), 1000 events per user and device. */
+        printf("journal_append_group_commit %.0f events/s\n", append_run(path, n, JOURNAL_FLUSH_MAX_EVENTS));
+        printf("journal_append_events %u events\n", n);
+        /* The worst case for the user and device indexes: each event another user (of 200) and device (of 5000). */
+        printf("journal_append_group_commit_every_event_other_user_device %.0f events/s\n", append_run(mixed, n / 4, 1));
+        unlink(mixed);
+        free(mixed);
 
         struct stat st;
         if (stat(path, &st) == 0)
