@@ -307,6 +307,70 @@ static int verb_print_job(ControlClient *c, json_object *req, void *userdata) {
         return manager_reply_when_durable_with(m, c, seq, o);
 }
 
+/* The session helper's view of the policy: what it needs to guard the clipboard and to word notices. */
+static int verb_session_policy(ControlClient *c, json_object *req, void *userdata) {
+        Manager *m = userdata;
+        const Policy *p = m->policy;
+        json_object *o = json_object_new_object(), *cb = json_object_new_object();
+        json_object *prot = json_object_new_array(), *allowed = json_object_new_array();
+        for (size_t i = 0; i < p->clipboard.n_protected_apps; i++)
+                json_object_array_add(prot, json_object_new_string(p->clipboard.protected_apps[i]));
+        for (size_t i = 0; i < p->clipboard.n_allowed_apps; i++)
+                json_object_array_add(allowed, json_object_new_string(p->clipboard.allowed_apps[i]));
+        json_object_object_add(cb, "protected-apps", prot);
+        json_object_object_add(cb, "allowed-apps", allowed);
+        json_object_object_add(cb, "allow-within-app", json_object_new_boolean(p->clipboard.allow_within_app));
+        json_object_object_add(cb, "detect-individual-number",
+                               json_object_new_boolean(p->clipboard.detect_individual_number));
+        json_object_object_add(cb, "default", json_object_new_string(p->defaults.clipboard_allow ? "allow" : "block"));
+        json_object_object_add(o, "clipboard", cb);
+        json_object_object_add(o, "serial", json_object_new_uint64(p->serial));
+        json_object_object_add(o, "name", json_object_new_string(p->name));
+        json_object_object_add(o, "mode", json_object_new_string(policy_mode_to_string(p->mode)));
+        if (p->contact)
+                json_object_object_add(o, "contact", json_object_new_string(p->contact));
+        return control_client_reply_ok(c, o);
+}
+
+/* A refusal made by a session's clipboard guard. Recorded for the caller's own uid only (the peer's
+ * credentials, never anything the request says). Never carries clipboard content. */
+#define VERB_APP_MAX 256
+static int verb_clipboard_blocked(ControlClient *c, json_object *req, void *userdata) {
+        Manager *m = userdata;
+        const char *source, *target, *reason, *selection;
+        uint64_t bytes, numbers;
+        if (get_string(req, "source_app", VERB_APP_MAX, &source) < 0 ||
+            get_string(req, "target_app", VERB_APP_MAX, &target) < 0 ||
+            get_string(req, "reason", VERB_APP_MAX, &reason) < 0 || get_string(req, "selection", 32, &selection) < 0 ||
+            get_u64(req, "bytes", &bytes) < 0 || get_u64(req, "individual_numbers", &numbers) < 0)
+                return control_client_reply_error(c, EINVAL, "clipboard-blocked takes source_app, target_app, reason, "
+                                                  "selection (strings) and bytes, individual_numbers (numbers)");
+        json_object *ev = mn_event_new("clipboard-blocked", MN_OUTCOME_SUCCESS, NULL);
+        if (reason)
+                mn_event_set_untrusted(mn_event_section(ev, "event"), "reason", reason);
+        json_object *cb = mn_event_section(ev, "clipboard");
+        mn_event_set_untrusted(cb, "source_app", source);
+        mn_event_set_untrusted(cb, "target_app", target);
+        mn_event_set_untrusted(cb, "selection", selection);
+        json_object_object_add(cb, "bytes", json_object_new_uint64(bytes));
+        if (numbers)
+                json_object_object_add(cb, "individual_numbers", json_object_new_uint64(numbers));
+        uid_t uid = control_client_uid(c);
+        json_object *u = mn_event_section(ev, "user");
+        json_object_object_add(u, "id", json_object_new_int64(uid));
+        struct passwd pw, *res = NULL;
+        char buf[4096];
+        if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res)
+                mn_event_set_untrusted(u, "name", res->pw_name);
+        json_object *proc = mn_event_section(ev, "process");
+        json_object_object_add(proc, "pid", json_object_new_int64(control_client_pid(c)));
+        uint64_t seq;
+        int r = manager_log(m, ev, uid, &seq);
+        if (r < 0)
+                return r;
+        return manager_reply_when_durable(m, c, seq);
+}
+
 static int verb_subscribe(ControlClient *c, json_object *req, void *userdata) {
         control_client_subscribe(c);
         return control_client_reply_ok(c, NULL);
@@ -320,5 +384,7 @@ const ControlVerb manager_verbs[] = {
         { "note", CONTROL_ACCESS_ROOT, verb_note },
         { "subscribe", CONTROL_ACCESS_ANY, verb_subscribe },
         { "print-job", CONTROL_ACCESS_ROOT, verb_print_job },
+        { "session-policy", CONTROL_ACCESS_ANY, verb_session_policy },
+        { "clipboard-blocked", CONTROL_ACCESS_ANY, verb_clipboard_blocked },
 };
 const size_t manager_n_verbs = ELEMENTSOF(manager_verbs);
