@@ -9,6 +9,8 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "fileio.h"
+#include "sign.h"
 #include "strutil.h"
 #include "subject.h"
 
@@ -371,6 +373,47 @@ static int verb_clipboard_blocked(ControlClient *c, json_object *req, void *user
         return manager_reply_when_durable(m, c, seq);
 }
 
+/* An offline terminal's policy update: a signed policy from a medium or a file, with the same checks as
+ * a central one (trusted key, strictly greater serial). Root only; the paths come from root. */
+static int verb_policy_import(ControlClient *c, json_object *req, void *userdata) {
+        Manager *m = userdata;
+        const char *policy_path, *sig_path;
+        _cleanup_free_ char *data = NULL, *sig = NULL, *reason = NULL, *cfg = NULL, *cfg_sig = NULL;
+        size_t size, sig_size;
+
+        if (get_string(req, "policy_path", 4096, &policy_path) < 0 || !policy_path ||
+            get_string(req, "signature_path", 4096, &sig_path) < 0 || !sig_path)
+                return control_client_reply_error(c, EINVAL, "policy-import needs policy_path and signature_path");
+        if (!m->require_signature || m->n_trusted == 0)
+                return control_client_reply_error(c, ENOKEY, "no trusted policy keys (policy-signing.pub): import "
+                                                  "refused");
+        int r = read_full_file(policy_path, POLICY_MAX_FILE_SIZE, &data, &size);
+        if (r < 0)
+                return control_client_reply_error(c, r, "cannot read the policy file");
+        r = read_full_file(sig_path, SIGN_MAX_TEXT, &sig, &sig_size);
+        if (r < 0)
+                return control_client_reply_error(c, r, "cannot read the signature file");
+
+        r = manager_offer_policy(m, data, size, sig, sig_size, "import", &reason);
+        if (r < 0)
+                return control_client_reply_error(c, r, reason ?: "refused");
+        if (r > 0) {
+                /* Keep it as the configured policy too, so that a reload finds the same bytes. The
+                 * signature goes first: a policy.yaml without its .sig would be refused. */
+                if (asprintf(&cfg, "%s/policy.yaml", m->config_dir) < 0 ||
+                    asprintf(&cfg_sig, "%s/policy.yaml.sig", m->config_dir) < 0)
+                        return -ENOMEM;
+                if ((r = write_file_atomic(cfg_sig, sig, sig_size, 0644)) < 0 ||
+                    (r = write_file_atomic(cfg, data, size, 0644)) < 0)
+                        log_warning_errno(r, "Imported policy in force, but cannot write it to %s: %m", m->config_dir);
+        }
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "applied", json_object_new_boolean(r > 0));
+        json_object_object_add(o, "serial", json_object_new_uint64(m->policy->serial));
+        json_object_object_add(o, "name", json_object_new_string(m->policy->name));
+        return control_client_reply_ok(c, o);
+}
+
 static int verb_subscribe(ControlClient *c, json_object *req, void *userdata) {
         control_client_subscribe(c);
         return control_client_reply_ok(c, NULL);
@@ -384,6 +427,7 @@ const ControlVerb manager_verbs[] = {
         { "note", CONTROL_ACCESS_ROOT, verb_note },
         { "subscribe", CONTROL_ACCESS_ANY, verb_subscribe },
         { "print-job", CONTROL_ACCESS_ROOT, verb_print_job },
+        { "policy-import", CONTROL_ACCESS_ROOT, verb_policy_import },
         { "session-policy", CONTROL_ACCESS_ANY, verb_session_policy },
         { "clipboard-blocked", CONTROL_ACCESS_ANY, verb_clipboard_blocked },
 };

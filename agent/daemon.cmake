@@ -8,7 +8,7 @@ add_library(mnguard-daemon STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/usb-watch.c
   ${CMAKE_CURRENT_SOURCE_DIR}/daemon-verbs.c)
 target_include_directories(mnguard-daemon PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
-target_link_libraries(mnguard-daemon PUBLIC mnguard-agent mnguard-journal mnguard-policy-io
+target_link_libraries(mnguard-daemon PUBLIC mnguard-agent mnguard-journal mnguard-policy-io mnguard-sign
                       PkgConfig::SYSTEMD PkgConfig::SODIUM PkgConfig::JSONC)
 
 add_executable(mnguardd ${CMAKE_CURRENT_SOURCE_DIR}/mnguardd.c)

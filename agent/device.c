@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "removable-patterns.h"
 #include "strutil.h"
 #include "usb-descriptors.h"
 
@@ -519,6 +520,17 @@ static bool block_is_removable(struct udev_device *dev) {
                udev_device_get_parent_with_subsystem_devtype(dev, "mmc", NULL);
 }
 
+/* A disk that agent.conf's removable-patterns names. Only while it holds a medium: an unbound loop
+ * device (size 0) is not a medium, unlike an empty card reader, which is a real removable drive. */
+static bool block_is_extra_removable(struct udev_device *dev, const MnRemovablePatterns *extra) {
+        const char *size;
+
+        if (!mn_removable_patterns_match(extra, udev_device_get_sysname(dev)))
+                return false;
+        size = udev_device_get_sysattr_value(dev, "size");
+        return !isempty(size) && !streq(size, "0");
+}
+
 static const char *block_bus(struct udev_device *dev) {
         const char *bus = udev_device_get_property_value(dev, "ID_BUS");
         if (!isempty(bus))
@@ -533,14 +545,17 @@ static const char *block_bus(struct udev_device *dev) {
         return NULL;
 }
 
-static int device_new_block(struct udev_device *dev, MnDevice **ret) {
+static int device_new_block(struct udev_device *dev, const MnRemovablePatterns *extra, MnDevice **ret) {
         _cleanup_(mn_device_freep) MnDevice *d = NULL;
-        bool is_mmc;
+        bool is_mmc, by_pattern = false;
         const char *v;
         int r;
 
-        if (!block_is_removable(dev))
-                return -ENODEV;
+        if (!block_is_removable(dev)) {
+                if (!block_is_extra_removable(dev, extra))
+                        return -ENODEV;
+                by_pattern = true;
+        }
         /* A disk on USB is part of its usb_device's entry. */
         if (udev_device_get_parent_with_subsystem_devtype(dev, "usb", "usb_device"))
                 return -ENODEV;
@@ -549,6 +564,7 @@ static int device_new_block(struct udev_device *dev, MnDevice **ret) {
         d = calloc(1, sizeof(MnDevice));
         if (!d)
                 return -ENOMEM;
+        d->extra_removable = by_pattern;
 
         if ((r = dup_untrusted(udev_device_get_syspath(dev), &d->syspath)) < 0 ||
             (r = dup_untrusted(udev_device_get_sysname(dev), &d->sysname)) < 0 ||
@@ -579,15 +595,20 @@ static int device_new_block(struct udev_device *dev, MnDevice **ret) {
         return 0;
 }
 
-int mn_device_new_from_udev(struct udev_device *dev, MnDevice **ret) {
+int mn_device_new_from_udev_with_patterns(struct udev_device *dev, const MnRemovablePatterns *extra,
+                                          MnDevice **ret) {
         const char *subsystem = udev_device_get_subsystem(dev);
         const char *devtype = udev_device_get_devtype(dev);
 
         if (streq_ptr(subsystem, "usb") && streq_ptr(devtype, "usb_device"))
                 return device_new_usb(dev, ret);
         if (streq_ptr(subsystem, "block") && streq_ptr(devtype, "disk"))
-                return device_new_block(dev, ret);
+                return device_new_block(dev, extra, ret);
         return -ENODEV;
+}
+
+int mn_device_new_from_udev(struct udev_device *dev, MnDevice **ret) {
+        return mn_device_new_from_udev_with_patterns(dev, NULL, ret);
 }
 
 void mn_devices_free(MnDevice **v, size_t n) {
@@ -610,7 +631,8 @@ static int device_cmp(const void *a, const void *b) {
         return strcmp(x->syspath ?: "", y->syspath ?: "");
 }
 
-int mn_devices_enumerate(struct udev *udev, MnDevice ***ret, size_t *ret_n) {
+int mn_devices_enumerate_with_patterns(struct udev *udev, const MnRemovablePatterns *extra, MnDevice ***ret,
+                                       size_t *ret_n) {
         _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
         _cleanup_(device_list_done) DeviceList l = {};
         struct udev_list_entry *entry;
@@ -634,7 +656,7 @@ int mn_devices_enumerate(struct udev *udev, MnDevice ***ret, size_t *ret_n) {
                 if (!dev)
                         continue; /* unplugged meanwhile */
 
-                r = mn_device_new_from_udev(dev, &d);
+                r = mn_device_new_from_udev_with_patterns(dev, extra, &d);
                 if (r == -ENODEV || r == -ENOENT || r == -ENXIO)
                         continue; /* not one we decide, or unplugged meanwhile */
                 if (r < 0)
@@ -659,6 +681,10 @@ int mn_devices_enumerate(struct udev *udev, MnDevice ***ret, size_t *ret_n) {
         *ret_n = l.n;
         l.n = 0;
         return 0;
+}
+
+int mn_devices_enumerate(struct udev *udev, MnDevice ***ret, size_t *ret_n) {
+        return mn_devices_enumerate_with_patterns(udev, NULL, ret, ret_n);
 }
 
 void mn_device_to_policy(const MnDevice *d, PolicyDevice *ret, PolicyInterface *storage,

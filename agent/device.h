@@ -14,6 +14,8 @@
 
 #include "policy.h"
 
+typedef struct MnRemovablePatterns MnRemovablePatterns; /* removable-patterns.h */
+
 /* The kernel caps a configuration at 32 interfaces (USB_MAXINTERFACES): more means a forged sysfs,
  * and the device is refused with -E2BIG. */
 #define MN_DEVICE_MAX_INTERFACES  64
@@ -60,6 +62,9 @@ typedef struct MnDevice {
          * missing, malformed or cut short: what the device can do is not known. mn_device_decide()
          * blocks such a device unless a rule names it (fail closed). */
         bool functions_unknown;
+        /* A block disk listed only because agent.conf's removable-patterns names it (a loop device in
+         * tests): it does not say it is removable itself. */
+        bool extra_removable;
 } MnDevice;
 
 MnDevice *mn_device_free(MnDevice *d);
@@ -68,6 +73,10 @@ static inline void mn_device_freep(MnDevice **p) { mn_device_free(*p); }
 /* Builds the view of a "usb_device" or of a block "disk". Returns -ENODEV for a device that is not a
  * physical device mnguard decides (a hub, a non-removable disk, a disk that belongs to a USB device). */
 int mn_device_new_from_udev(struct udev_device *dev, MnDevice **ret);
+/* The same, and a block disk whose kernel name matches one of extra's patterns counts as removable
+ * media while it holds a medium (sysfs size > 0), see removable-patterns.h. extra may be NULL. */
+int mn_device_new_from_udev_with_patterns(struct udev_device *dev, const MnRemovablePatterns *extra,
+                                          MnDevice **ret);
 
 /* The device mnguard decides for an event on dev: dev itself for a usb_device, its usb_device for an
  * interface or for a block device on USB, the disk for a partition of a non-USB disk, dev for such a disk.
@@ -77,6 +86,9 @@ struct udev_device *mn_device_physical_parent(struct udev_device *dev);
 /* Every present physical device, sorted by syspath. Works whether or not udev has initialized the
  * devices (umockdev testbeds never mark them initialized). */
 int mn_devices_enumerate(struct udev *udev, MnDevice ***ret, size_t *ret_n);
+/* The same with agent.conf's extra removable-media patterns (may be NULL). */
+int mn_devices_enumerate_with_patterns(struct udev *udev, const MnRemovablePatterns *extra, MnDevice ***ret,
+                                       size_t *ret_n);
 void mn_devices_free(MnDevice **v, size_t n);
 
 /* Fills a PolicyDevice that points into d. storage must hold d->n_interfaces PolicyInterfaces and

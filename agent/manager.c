@@ -14,6 +14,7 @@
 #include "log.h"
 #include "macro.h"
 #include "policy-load.h"
+#include "sign-io.h"
 #include "snapshot.h"
 #include "strutil.h"
 #include "usb-watch.h"
@@ -59,6 +60,7 @@ Manager *manager_free(Manager *m) {
         agent_conf_clear(&m->conf);
         policy_free(m->policy);
         free(m->policy_bytes);
+        free(m->trusted);
         for (size_t i = 0; i < m->n_waiters; i++)
                 json_object_put(m->waiters[i].reply);
         free(m->waiters);
@@ -201,7 +203,7 @@ static void on_client_gone(ControlClient *c, void *userdata) {
 /* ---- policy ---- */
 
 static void log_policy_event(Manager *m, const char *action, const char *outcome, const char *reason,
-                             const Policy *p) {
+                             const Policy *p, const char *keyid) {
         json_object *ev = mn_event_new(action, outcome, reason);
         json_object *mg = mn_event_section(ev, "mnguard");
         if (p) {
@@ -210,6 +212,7 @@ static void log_policy_event(Manager *m, const char *action, const char *outcome
                 mn_event_set_string(mg, "policy_mode", policy_mode_to_string(p->mode));
         }
         mn_event_set_string(mg, "policy_origin", m->policy_origin);
+        mn_event_set_string(mg, "key_id", keyid);
         manager_log(m, ev, (uid_t) -1, NULL);
 }
 
@@ -246,22 +249,100 @@ static void manager_set_policy(Manager *m, Policy *p, char *bytes, size_t size, 
                 (void) usb_watch_redecide_all(m->usb, "policy changed");
 }
 
-/* Loads config/policy.yaml; falls back to the last good policy, then to the built-in defaults. A
- * policy whose serial is not greater than the one in force is refused (except the same bytes again).
- * Never leaves the manager without a policy. */
-static int manager_load_policy(Manager *m, bool startup) {
-        _cleanup_free_ char *path = path_join(m->config_dir, "policy.yaml");
-        _cleanup_free_ char *last_good = path_join(m->state_dir, MANAGER_LAST_GOOD_FILE);
-        _cleanup_free_ char *data = NULL, *reason = NULL;
-        size_t size = 0;
+/* Reads CONFIG/policy-signing.pub. When it exists, every policy must carry a good signature by one of
+ * its keys; a file that cannot be read or parsed leaves no key trusted, so every policy is refused (fail
+ * closed). Without the file, unsigned local policies are accepted (a standalone terminal). */
+static void manager_load_trust(Manager *m) {
+        _cleanup_free_ char *path = path_join(m->config_dir, MANAGER_TRUST_FILE);
+        free(m->trusted);
+        m->trusted = NULL;
+        m->n_trusted = 0;
+        m->require_signature = false;
+        if (!path || access(path, F_OK) < 0)
+                return;
+        m->require_signature = true;
+        int r = sign_load_trusted(path, &m->trusted, &m->n_trusted);
+        if (r < 0)
+                log_error_errno(r, "Cannot use the trusted policy keys in %s, refusing every new policy: %m", path);
+}
+
+/* Offers policy bytes (with their signature, when there is one) to be put in force. Returns 1 when
+ * applied, 0 when these bytes are in force already, or -errno when refused (recorded as
+ * policy-rejected; *ret_reason says why). */
+int manager_offer_policy(Manager *m, const char *data, size_t size, const char *sig, size_t sig_size,
+                         const char *origin, char **ret_reason) {
+        _cleanup_free_ char *reason = NULL, *bytes = NULL;
+        const char *keyid = NULL;
         Policy *p = NULL;
         int r;
 
-        if (!path || !last_good)
+        r = parse_policy_bytes(data, size, origin, &p, &reason);
+        if (r == -ENOMEM)
                 return log_oom();
+        if (r >= 0 && m->require_signature) {
+                r = sig ? sign_verify(m->trusted, m->n_trusted, SIGN_CONTEXT_POLICY, data, size, sig, sig_size, &keyid)
+                        : -ENOENT;
+                if (r < 0) {
+                        free(reason);
+                        reason = strdup(sign_error_reason(r));
+                }
+        }
+        if (r >= 0 && m->policy && m->policy_size == size && memcmp(m->policy_bytes, data, size) == 0) {
+                policy_free(p);
+                return 0;
+        }
+        if (r >= 0 && m->policy && p->serial <= m->policy->serial) {
+                free(reason);
+                if (asprintf(&reason, "serial %llu is not greater than %llu in force", (unsigned long long) p->serial,
+                             (unsigned long long) m->policy->serial) < 0)
+                        reason = NULL;
+                r = -ESTALE;
+        }
+        if (r < 0) {
+                log_warning("Policy from %s refused: %s.", origin, reason ?: "invalid");
+                log_policy_event(m, "policy-rejected", MN_OUTCOME_FAILURE, reason, p, NULL);
+                policy_free(p);
+                if (ret_reason)
+                        *ret_reason = TAKE_PTR(reason);
+                return r < 0 ? r : -EINVAL;
+        }
+
+        _cleanup_free_ char *last_good = path_join(m->state_dir, MANAGER_LAST_GOOD_FILE);
+        bytes = malloc(size + 1);
+        if (!last_good || !bytes) {
+                policy_free(p);
+                return log_oom();
+        }
+        memcpy(bytes, data, size);
+        bytes[size] = 0;
+        r = write_file_atomic(last_good, data, size, 0600);
+        if (r < 0)
+                log_warning_errno(r, "Cannot keep %s as the last good policy, ignoring: %m", last_good);
+        log_info("Policy %llu \"%s\" in force (%s%s%s).", (unsigned long long) p->serial, p->name,
+                 policy_mode_to_string(p->mode), keyid ? ", signed by key " : "", keyid ?: "");
+        manager_set_policy(m, p, TAKE_PTR(bytes), size, "config");
+        log_policy_event(m, "policy-applied", MN_OUTCOME_SUCCESS, NULL, p, keyid);
+        return 1;
+}
+
+/* Loads config/policy.yaml (and policy.yaml.sig); falls back to the last good policy, then to the
+ * built-in defaults. Never leaves the manager without a policy. */
+static int manager_load_policy(Manager *m, bool startup) {
+        _cleanup_free_ char *path = path_join(m->config_dir, "policy.yaml");
+        _cleanup_free_ char *sig_path = path_join(m->config_dir, "policy.yaml.sig");
+        _cleanup_free_ char *last_good = path_join(m->state_dir, MANAGER_LAST_GOOD_FILE);
+        _cleanup_free_ char *data = NULL, *sig = NULL, *reason = NULL;
+        size_t size = 0, sig_size = 0;
+        Policy *p = NULL;
+        int r;
+
+        if (!path || !sig_path || !last_good)
+                return log_oom();
+        manager_load_trust(m);
 
         /* At startup the last good policy comes first, so that a policy file replaced by an older one
-         * while the agent was down is refused like any other rollback. */
+         * while the agent was down is refused like any other rollback. (It was checked when it was
+         * accepted, and lives in the root-only state directory.) */
         if (startup && !m->policy) {
                 _cleanup_free_ char *lg = NULL;
                 size_t lg_size;
@@ -273,55 +354,25 @@ static int manager_load_policy(Manager *m, bool startup) {
         }
 
         r = read_full_file(path, POLICY_MAX_FILE_SIZE, &data, &size);
-        if (r == -ENOENT)
-                reason = strdup("no policy file");
-        else if (r < 0) {
-                if (asprintf(&reason, "%s: cannot read: %s", path, strerror(-r)) < 0)
-                        reason = NULL;
-        } else {
-                r = parse_policy_bytes(data, size, path, &p, &reason);
-                if (r == -ENOMEM)
-                        return log_oom();
-        }
-
-        if (p && m->policy) {
-                bool same = m->policy_size == size && memcmp(m->policy_bytes, data, size) == 0;
-                if (same) {
-                        policy_free(p);
+        if (r >= 0) {
+                if (read_full_file(sig_path, SIGN_MAX_TEXT, &sig, &sig_size) < 0)
+                        sig = NULL;
+                r = manager_offer_policy(m, data, size, sig, sig_size, path, &reason);
+                if (r == 0)
                         m->policy_origin = "config";
-                        return 0;
-                }
-                if (p->serial <= m->policy->serial) {
-                        if (asprintf(&reason, "serial %llu is not greater than %llu in force",
-                                     (unsigned long long) p->serial, (unsigned long long) m->policy->serial) < 0)
+                if (r >= 0 || m->policy)
+                        return r < 0 ? r : 0;
+        } else if (r != -ENOENT) {
+                log_warning_errno(r, "Cannot read %s: %m", path);
+                if (m->policy) {
+                        if (asprintf(&reason, "%s: cannot read: %s", path, strerror(-r)) < 0)
                                 reason = NULL;
-                        log_warning("Policy %s refused: %s.", path, reason ?: "older serial");
-                        log_policy_event(m, "policy-rejected", MN_OUTCOME_FAILURE, reason, p);
-                        policy_free(p);
-                        return -ESTALE;
+                        log_policy_event(m, "policy-rejected", MN_OUTCOME_FAILURE, reason, NULL, NULL);
+                        return r;
                 }
         }
-
-        if (p) {
-                r = write_file_atomic(last_good, data, size, 0600);
-                if (r < 0)
-                        log_warning_errno(r, "Cannot keep %s as the last good policy, ignoring: %m", last_good);
-                manager_set_policy(m, p, TAKE_PTR(data), size, "config");
-                log_info("Policy %llu \"%s\" in force (%s).", (unsigned long long) p->serial, p->name,
-                         policy_mode_to_string(p->mode));
-                log_policy_event(m, "policy-applied", MN_OUTCOME_SUCCESS, NULL, p);
+        if (m->policy)
                 return 0;
-        }
-
-        log_warning("Policy %s not used: %s.", path, reason ?: "invalid");
-        if (m->policy) {
-                if (startup)
-                        log_warning("Enforcing the %s policy (serial %llu).", m->policy_origin,
-                                    (unsigned long long) m->policy->serial);
-                /* Keep what is in force. */
-                log_policy_event(m, "policy-rejected", MN_OUTCOME_FAILURE, reason, NULL);
-                return -EINVAL;
-        }
 
         /* Startup without any usable policy: the built-in fail-closed defaults. */
         char *b = strdup(builtin_policy);
@@ -330,9 +381,7 @@ static int manager_load_policy(Manager *m, bool startup) {
                 return log_oom();
         }
         manager_set_policy(m, p, b, strlen(b), "built-in");
-        log_warning("Enforcing the %s policy (serial %llu).", m->policy_origin, (unsigned long long) m->policy->serial);
-        if (r != -ENOENT || !startup || !streq(m->policy_origin, "built-in"))
-                log_policy_event(m, "policy-rejected", MN_OUTCOME_FAILURE, reason, NULL);
+        log_warning("Enforcing the built-in fail-closed policy (serial 0).");
         return 0;
 }
 

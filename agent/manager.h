@@ -13,6 +13,7 @@
 #include "host-id.h"
 #include "journal.h"
 #include "policy.h"
+#include "sign.h"
 
 #define MANAGER_CONFIG_DIR_DEFAULT  "/etc/mnguard"
 #define MANAGER_STATE_DIR_DEFAULT   "/var/lib/mnguard"
@@ -22,6 +23,7 @@
 #define MANAGER_JOURNAL_FILE   "journal.db"
 #define MANAGER_LAST_GOOD_FILE "policy.last-good.yaml"
 #define MANAGER_SOCKET_FILE    "control.sock"
+#define MANAGER_TRUST_FILE     "policy-signing.pub"
 
 /* How often retention runs (and no more often: an idle daemon must stay asleep). */
 #define MANAGER_RETENTION_INTERVAL_USEC (3600ULL * 1000000ULL)
@@ -50,6 +52,9 @@ typedef struct Manager {
         char *policy_bytes; /* the exact validated bytes of the policy in force */
         size_t policy_size;
         const char *policy_origin; /* "config", "last-good" or "built-in" */
+        SignPublicKey *trusted;    /* CONFIG/policy-signing.pub */
+        size_t n_trusted;
+        bool require_signature;    /* the trust file exists: unsigned policies are refused */
 
         sd_event_source *flush_timer, *post_source, *retention_timer;
         Waiter *waiters;
@@ -71,6 +76,12 @@ static inline void manager_freep(Manager **m) {
 /* Opens everything, records agent-started and tells systemd READY=1. */
 int manager_startup(Manager *m);
 int manager_run(Manager *m);
+
+/* Offers policy bytes (and signature text, or NULL) to be put in force: parsed, signature checked when
+ * keys are trusted, serial strictly greater. 1 applied, 0 already in force, -errno refused (recorded;
+ * *ret_reason, when not NULL, gets why). */
+int manager_offer_policy(Manager *m, const char *data, size_t size, const char *sig, size_t sig_size,
+                         const char *origin, char **ret_reason);
 
 /* Reads the policy again (SIGHUP). */
 int manager_reload(Manager *m);

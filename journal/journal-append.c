@@ -340,6 +340,11 @@ int journal_append(Journal *j, json_object *event, uint64_t *ret_sequence) {
                 return -EINVAL;
         if (j->readonly)
                 return -EROFS;
+        /* mnguard.anchor is what verification starts from: only the journal's own records carry it */
+        json_object *mn;
+        if (json_object_object_get_ex(event, "mnguard", &mn) && json_object_is_type(mn, json_type_object) &&
+            json_object_object_get_ex(mn, "anchor", NULL))
+                return -EINVAL;
         journal_queue_reap(j);
         r = journal_queue_new_error(j);
         if (r < 0)

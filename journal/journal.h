@@ -93,7 +93,8 @@ const char *journal_set_aside_path(const Journal *j);
 /* ---- appending ---- */
 
 /* Queues event (an object: "event":{"action":…} required; "@timestamp" added when missing; no floating
- * point numbers; strings valid UTF-8) and assigns its sequence. The event object is annotated in place
+ * point numbers; strings valid UTF-8; keys directly in "mnguard" [a-z0-9_], not "anchor") and assigns
+ * its sequence. The event object is annotated in place
  * with event.sequence, mnguard.prev_hash and mnguard.hash (also when the call fails later on, partially).
  * Returns 0 and the sequence; -ENOBUFS when the event could not be kept (writes failing and the backlog
  * full: it is counted and recorded in a journal-gap event later); -EINVAL, -EMSGSIZE for a bad event. */

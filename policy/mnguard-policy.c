@@ -8,6 +8,7 @@
 #include "macro.h"
 #include "policy-json.h"
 #include "policy-load.h"
+#include "sign-io.h"
 
 static void help(void) {
         printf("Usage: mnguard-policy [OPTIONS] VERB [ARGS]\n"
@@ -17,6 +18,11 @@ static void help(void) {
                "Verbs:\n"
                "  check FILE...      Validate policies; print FILE:LINE:COLUMN: error: ... for each problem\n"
                "  show FILE          Print the normalized policy the agent will enforce, as JSON\n"
+               "  keygen PREFIX      Make a signing key pair: PREFIX.key (secret, 0600) and PREFIX.pub\n"
+               "  sign FILE --key KEY [-o SIG]\n"
+               "                     Sign a policy (its exact bytes); SIG defaults to FILE.sig\n"
+               "  verify FILE SIG --key PUB\n"
+               "                     Check a policy's signature against trusted public keys (PUB may hold several)\n"
                "\n"
                "Options:\n"
                "  -q --quiet         check: print nothing for valid files\n"
@@ -113,6 +119,12 @@ int main(int argc, char **argv) {
                 return verb_check(vargc, vargv, quiet);
         if (streq(verb, "show"))
                 return verb_show(vargc, vargv);
+        if (streq(verb, "keygen"))
+                return verb_keygen(vargc, vargv);
+        if (streq(verb, "sign"))
+                return verb_sign(vargc, vargv, SIGN_CONTEXT_POLICY, true);
+        if (streq(verb, "verify"))
+                return verb_verify(vargc, vargv, SIGN_CONTEXT_POLICY, true);
         if (streq(verb, "help")) {
                 help();
                 return 0;

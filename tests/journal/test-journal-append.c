@@ -106,6 +106,7 @@ static void test_rejects_bad_events(void **state) {
                 "{\"event\":{\"action\":\"x\"},\"@timestamp\":\"yesterday\"}",
                 "{\"event\":{\"action\":\"x\"},\"n\":1.5}",
                 "{\"event\":{\"action\":\"x\"},\"mnguard\":{\"Bad-Key\":1}}",
+                "{\"event\":{\"action\":\"x\"},\"mnguard\":{\"anchor\":{\"sequence\":1}}}",
                 "{\"event\":{\"action\":\"x\"},\"mnguard\":[]}",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {

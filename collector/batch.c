@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Parsing and checking an NDJSON ingest batch, line by line. */
+#include "batch.h"
+
+#include <errno.h>
+#include <gnutls/crypto.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "journal.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_tokener *, json_tokener_free);
+
+void hash_to_hex(const uint8_t h[static SHA256_SIZE], char out[static 65]) {
+        static const char digits[] = "0123456789abcdef";
+        for (size_t i = 0; i < SHA256_SIZE; i++) {
+                out[2 * i] = digits[h[i] >> 4];
+                out[2 * i + 1] = digits[h[i] & 15];
+        }
+        out[64] = 0;
+}
+
+static int hexval(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        return -1;
+}
+
+/* Lowercase only: the journal writes lowercase, and one spelling keeps hashes comparable as text. */
+int hash_from_hex(const char *s, size_t n, uint8_t out[static SHA256_SIZE]) {
+        if (n != 2 * SHA256_SIZE)
+                return -EINVAL;
+        for (size_t i = 0; i < SHA256_SIZE; i++) {
+                int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+                if (hi < 0 || lo < 0)
+                        return -EINVAL;
+                out[i] = (uint8_t) (hi << 4 | lo);
+        }
+        return 0;
+}
+
+void record_chain_hash(const char prev_hex[static 64], const char *body, size_t len, uint8_t out[static SHA256_SIZE]) {
+        gnutls_hash_hd_t h;
+        if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0) {
+                memset(out, 0, SHA256_SIZE);
+                return;
+        }
+        gnutls_hash(h, prev_hex, 64);
+        gnutls_hash(h, body, len);
+        gnutls_hash_deinit(h, out);
+}
+
+void record_done(IngestRecord *r) {
+        free(r->user_name);
+        free(r->dev_serial);
+        free(r->json);
+        *r = (IngestRecord) {};
+}
+
+static json_object *member(json_object *o, const char *a, const char *b) {
+        json_object *x = NULL, *y = NULL;
+        if (!json_object_object_get_ex(o, a, &x))
+                return NULL;
+        if (!b)
+                return x;
+        if (!json_object_is_type(x, json_type_object) || !json_object_object_get_ex(x, b, &y))
+                return NULL;
+        return y;
+}
+
+static const char *string_member(json_object *o, const char *a, const char *b, size_t *ret_len) {
+        json_object *v = member(o, a, b);
+        if (!v || !json_object_is_type(v, json_type_string))
+                return NULL;
+        *ret_len = (size_t) json_object_get_string_len(v);
+        return json_object_get_string(v);
+}
+
+/* A copy for an index column, or NULL when absent or too long (the record itself keeps it). */
+static char *column_copy(json_object *o, const char *a, const char *b, size_t max) {
+        size_t n = 0;
+        const char *s = string_member(o, a, b, &n);
+        if (!s || n == 0 || n > max || memchr(s, 0, n))
+                return NULL;
+        return strndup(s, n);
+}
+
+_printf_(3, 4) static int fail(char *errbuf, size_t errsize, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(errbuf, errsize, fmt, ap);
+        va_end(ap);
+        return -EBADMSG;
+}
+
+int record_parse(const char *line, size_t len, IngestRecord *ret, char *ret_host_id, char **ret_host_name,
+                 char *errbuf, size_t errsize) {
+        _cleanup_(json_tokener_freep) json_tokener *tok = NULL;
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        _cleanup_free_ char *canon = NULL, *body = NULL;
+        IngestRecord rec = {};
+        size_t canon_len = 0, body_len = 0, n;
+        const char *s;
+        int r;
+
+        if (len > BATCH_LINE_MAX)
+                return fail(errbuf, errsize, "longer than %u bytes", BATCH_LINE_MAX);
+        if (memchr(line, 0, len))
+                return fail(errbuf, errsize, "contains a NUL byte");
+        tok = json_tokener_new_ex(JOURNAL_DEPTH_MAX + 2);
+        if (!tok)
+                return -ENOMEM;
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        o = json_tokener_parse_ex(tok, line, (int) len);
+        if (!o || json_tokener_get_error(tok) != json_tokener_success || (size_t) json_tokener_get_parse_end(tok) != len)
+                return fail(errbuf, errsize, "not valid JSON (%s)",
+                            json_tokener_error_desc(json_tokener_get_error(tok) == json_tokener_success
+                                                            ? json_tokener_error_parse_unexpected
+                                                            : json_tokener_get_error(tok)));
+        if (!json_object_is_type(o, json_type_object))
+                return fail(errbuf, errsize, "not a JSON object");
+
+        /* Exactly its own canonical form: the text stored is the text hashed, with no second reading. */
+        r = journal_canonical_json(o, &canon, &canon_len);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || canon_len != len || memcmp(canon, line, len) != 0)
+                return fail(errbuf, errsize, "not in canonical form (docs/journal.md: sorted keys, no spaces, "
+                                             "integers only)");
+
+        s = string_member(o, "host", "id", &n);
+        if (!s || !host_id_is_valid(s))
+                return fail(errbuf, errsize, "host.id missing or not 32 lowercase hex digits");
+        memcpy(ret_host_id, s, HOST_ID_LEN + 1);
+
+        json_object *v = member(o, "event", "sequence");
+        if (!v || !json_object_is_type(v, json_type_int) || json_object_get_int64(v) <= 0)
+                return fail(errbuf, errsize, "event.sequence missing or not a positive integer");
+        rec.sequence = (uint64_t) json_object_get_int64(v);
+        if (rec.sequence == (uint64_t) INT64_MAX)
+                return fail(errbuf, errsize, "event.sequence out of range");
+
+        s = string_member(o, "event", "action", &n);
+        if (!s || n == 0 || n > ACTION_MAX || memchr(s, 0, n))
+                return fail(errbuf, errsize, "event.action missing, empty or longer than %d bytes", ACTION_MAX);
+        memcpy(rec.action, s, n);
+        rec.action[n] = 0;
+
+        s = string_member(o, "@timestamp", NULL, &n);
+        if (!s || journal_timestamp_parse(s, n, &rec.timestamp_usec) < 0 || rec.timestamp_usec >= (uint64_t) INT64_MAX)
+                return fail(errbuf, errsize, "@timestamp missing or not an RFC 3339 time");
+
+        s = string_member(o, "mnguard", "prev_hash", &n);
+        if (!s || hash_from_hex(s, n, rec.prev_hash) < 0)
+                return fail(errbuf, errsize, "mnguard.prev_hash missing or not 64 lowercase hex digits");
+        char prev_hex[65];
+        memcpy(prev_hex, s, 65);
+
+        s = string_member(o, "mnguard", "hash", &n);
+        if (!s || hash_from_hex(s, n, rec.hash) < 0)
+                return fail(errbuf, errsize, "mnguard.hash missing or not 64 lowercase hex digits");
+
+        /* What the agent hashed: the record without mnguard.hash. */
+        json_object_object_del(member(o, "mnguard", NULL), "hash");
+        r = journal_canonical_json(o, &body, &body_len);
+        if (r < 0)
+                return r == -ENOMEM ? r : fail(errbuf, errsize, "cannot be canonicalized");
+        uint8_t computed[SHA256_SIZE];
+        record_chain_hash(prev_hex, body, body_len, computed);
+        rec.hash_ok = memcmp(computed, rec.hash, SHA256_SIZE) == 0;
+
+        rec.user_name = column_copy(o, "user", "name", USER_NAME_MAX);
+        rec.dev_serial = column_copy(o, "device", "serial", DEVICE_SERIAL_MAX);
+        size_t nv = 0, np = 0;
+        const char *vendor = string_member(o, "device", "vendor", &nv), *product = string_member(o, "device", "product", &np);
+        if (vendor && product && nv == 4 && np == 4) {
+                char vp[10];
+                memcpy(vp, vendor, 4);
+                vp[4] = ':';
+                memcpy(vp + 5, product, 4);
+                vp[9] = 0;
+                if (!device_is_vidpid(vp, rec.dev_vidpid))
+                        rec.dev_vidpid[0] = 0;
+        }
+        if (ret_host_name) {
+                *ret_host_name = column_copy(o, "host", "name", HOST_NAME_MAX_BYTES);
+        }
+        rec.json = TAKE_PTR(canon);
+        rec.json_len = canon_len;
+        *ret = rec;
+        return 0;
+}
+
+void batch_done(IngestBatch *b) {
+        for (size_t i = 0; i < b->n; i++)
+                record_done(&b->records[i]);
+        free(b->records);
+        free(b->host_name);
+        *b = (IngestBatch) {};
+}
+
+static int cmp_sequence(const void *a, const void *b) {
+        const IngestRecord *x = a, *y = b;
+        return x->sequence < y->sequence ? -1 : x->sequence > y->sequence;
+}
+
+_printf_(4, 5) static int batch_fail(BatchError *err, int status, unsigned line, const char *fmt, ...) {
+        va_list ap;
+        int n = 0;
+        err->status = status;
+        err->line = line;
+        if (line > 0)
+                n = snprintf(err->message, sizeof(err->message), "line %u: ", line);
+        if (n < 0 || (size_t) n >= sizeof(err->message))
+                n = 0;
+        va_start(ap, fmt);
+        vsnprintf(err->message + n, sizeof(err->message) - (size_t) n, fmt, ap);
+        va_end(ap);
+        return status == 403 ? -EPERM : -EBADMSG;
+}
+
+int batch_parse(const char *body, size_t len, const char *host_id, IngestBatch *ret, BatchError *err) {
+        _cleanup_(batch_done) IngestBatch b = {};
+        size_t cap = 0;
+        unsigned line = 0;
+        const char *p = body, *end = body + len;
+
+        *err = (BatchError) {};
+        if (len > BATCH_BODY_MAX)
+                return batch_fail(err, 413, 0, "body larger than %u bytes", BATCH_BODY_MAX);
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                size_t n = nl ? (size_t) (nl - p) : (size_t) (end - p);
+                const char *start = p;
+                p = nl ? nl + 1 : end;
+                line++;
+                if (n > 0 && start[n - 1] == '\r')
+                        n--;
+                if (n == 0)
+                        continue;       /* blank lines (a final newline) carry nothing */
+                if (b.n >= BATCH_EVENTS_MAX) {
+                        err->status = 413;
+                        err->line = line;
+                        snprintf(err->message, sizeof(err->message), "more than %u records in one batch", BATCH_EVENTS_MAX);
+                        return -E2BIG;
+                }
+                if (b.n == cap) {
+                        size_t ncap = cap ? cap * 2 : 64;
+                        if (ncap > BATCH_EVENTS_MAX)
+                                ncap = BATCH_EVENTS_MAX;
+                        IngestRecord *nr = realloc(b.records, ncap * sizeof(*nr));
+                        if (!nr)
+                                return -ENOMEM;
+                        b.records = nr;
+                        cap = ncap;
+                }
+                char why[BATCH_ERROR_MAX - 32] = "";
+                char hid[HOST_ID_LEN + 1] = "";
+                _cleanup_free_ char *hname = NULL;
+                IngestRecord rec = {};
+                int r = record_parse(start, n, &rec, hid, &hname, why, sizeof(why));
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return batch_fail(err, 400, line, "%s", why);
+                rec.line = line;
+                b.records[b.n++] = rec;
+                if (!streq(hid, host_id))
+                        return batch_fail(err, 403, line, "host.id %s is not the host of this client certificate", hid);
+                if (hname) {
+                        free(b.host_name);
+                        b.host_name = TAKE_PTR(hname);
+                }
+        }
+        if (b.n > 1) {
+                qsort(b.records, b.n, sizeof(*b.records), cmp_sequence);
+                for (size_t i = 1; i < b.n; i++)
+                        if (b.records[i].sequence == b.records[i - 1].sequence) {
+                                unsigned l1 = b.records[i].line, l2 = b.records[i - 1].line;
+                                return batch_fail(err, 400, l1 > l2 ? l1 : l2,
+                                                  "sequence %llu appears twice in the batch (lines %u and %u)",
+                                                  (unsigned long long) b.records[i].sequence, l1 < l2 ? l1 : l2,
+                                                  l1 > l2 ? l1 : l2);
+                        }
+        }
+        *ret = b;
+        b = (IngestBatch) {};
+        return 0;
+}

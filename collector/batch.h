@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* An ingest batch: NDJSON records of one host, each checked on its own (docs/collector-api.md "Ingest"):
+ * a JSON object in exactly its canonical form (docs/journal.md), host.id the certificate's host, a
+ * sequence, a timestamp, an action, mnguard.prev_hash and mnguard.hash. Whether the record hashes to its
+ * hash is noted (record.hash_ok), not refused: the chain check keeps and flags such records. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage.h"
+
+#define BATCH_EVENTS_MAX 10000u                         /* records in one batch */
+#define BATCH_BODY_MAX (16u * 1024u * 1024u)            /* bytes of NDJSON, after decompression */
+#define BATCH_LINE_MAX (64u * 1024u + 1024u)            /* one record line (JOURNAL_EXPORT_LINE_MAX) */
+#define BATCH_ERROR_MAX 256
+
+typedef struct IngestBatch {
+        IngestRecord *records;          /* sorted by sequence */
+        size_t n;
+        char *host_name;                /* host.name of the last record that had one, or NULL */
+} IngestBatch;
+
+typedef struct BatchError {
+        int status;                     /* HTTP status: 400, or 403 for another host's record */
+        unsigned line;                  /* 1-based, 0 when not about one line */
+        char message[BATCH_ERROR_MAX];  /* English, safe to put into JSON (escaped by the JSON writer) */
+} BatchError;
+
+/* Parses body (not NUL-terminated) for host_id. Returns 0, or -EBADMSG / -EPERM (another host) /
+ * -E2BIG (too many records) with err filled; -ENOMEM. Nothing is kept on failure. */
+int batch_parse(const char *body, size_t len, const char *host_id, IngestBatch *ret, BatchError *err);
+void batch_done(IngestBatch *b);
+
+/* Parses one canonical record line (exported for tests and benchmarks). */
+int record_parse(const char *line, size_t len, IngestRecord *ret, char *ret_host_id /* HOST_ID_LEN+1 */,
+                 char **ret_host_name, char *errbuf, size_t errsize);
+void record_done(IngestRecord *r);
+
+/* sha256(prev_hash as 64 hex || body) as the journal computes it. */
+void record_chain_hash(const char prev_hex[static 64], const char *body, size_t len, uint8_t out[static SHA256_SIZE]);
+void hash_to_hex(const uint8_t h[static SHA256_SIZE], char out[static 65]);
+int hash_from_hex(const char *s, size_t n, uint8_t out[static SHA256_SIZE]);

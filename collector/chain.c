@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The per-host chain check of an ingest (docs/collector.md "Chain checks"), written once on top of the
+ * backends' transaction primitives. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage.h"
+
+/* Sequences fetched per query while advancing the contiguous mark over earlier gaps. */
+#define CONTIGUOUS_STEP 1024u
+
+static const uint8_t zero_hash[SHA256_SIZE];
+
+typedef struct Known {
+        ExistingEvent *rows;
+        size_t n;
+} Known;
+
+static const ExistingEvent *known_find(const Known *k, uint64_t seq) {
+        size_t lo = 0, hi = k->n;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (k->rows[mid].sequence == seq)
+                        return &k->rows[mid];
+                if (k->rows[mid].sequence < seq)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NULL;
+}
+
+static void hex32(const uint8_t h[SHA256_SIZE], char out[65]) {
+        static const char digits[] = "0123456789abcdef";
+        for (size_t i = 0; i < SHA256_SIZE; i++) {
+                out[2 * i] = digits[h[i] >> 4];
+                out[2 * i + 1] = digits[h[i] & 15];
+        }
+        out[64] = 0;
+}
+
+static int add_alert(StorageTxn *t, Storage *s, HostState *st, AlertKind kind, uint64_t seq, uint64_t seq_end,
+                     const IngestRecord *r, uint64_t now, const char *fmt, ...) _printf_(9, 10);
+
+static int add_alert(StorageTxn *t, Storage *s, HostState *st, AlertKind kind, uint64_t seq, uint64_t seq_end,
+                     const IngestRecord *r, uint64_t now, const char *fmt, ...) {
+        AlertRecord a = { .created_usec = now, .kind = kind, .sequence = seq, .sequence_end = seq_end };
+        memcpy(a.host_id, st->host_id, sizeof(a.host_id));
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(a.detail, sizeof(a.detail), fmt, ap);
+        va_end(ap);
+        if (r) {
+                a.body = r->json;
+                a.body_len = r->json_len < ALERT_BODY_MAX ? r->json_len : ALERT_BODY_MAX;
+        }
+        if (alert_kind_breaks_chain(kind))
+                st->n_broken++;
+        return s->ops->ingest_alert(t, &a);
+}
+
+/* Moves the contiguous mark forward over what is stored. */
+static int advance_contiguous(Storage *s, StorageTxn *t, HostState *st) {
+        uint64_t seqs[CONTIGUOUS_STEP];
+        while (st->contiguous_sequence < st->last_sequence) {
+                size_t n = 0;
+                int r = s->ops->ingest_sequences_after(t, st->contiguous_sequence, seqs, ELEMENTSOF(seqs), &n);
+                if (r < 0)
+                        return r;
+                size_t i = 0;
+                while (i < n && seqs[i] == st->contiguous_sequence + 1) {
+                        st->contiguous_sequence++;
+                        i++;
+                }
+                if (i < n || n < ELEMENTSOF(seqs))
+                        break;
+        }
+        return 0;
+}
+
+static int check_and_store(Storage *s, StorageTxn *t, HostState *st, IngestRecord *records, size_t n, uint64_t now,
+                           IngestResult *res) {
+        _cleanup_free_ ExistingEvent *rows = NULL;
+        _cleanup_free_ IngestRecord **fresh = NULL;
+        uint64_t lo = records[0].sequence > 1 ? records[0].sequence - 1 : 1;
+        uint64_t hi = records[n - 1].sequence < UINT64_MAX ? records[n - 1].sequence + 1 : UINT64_MAX;
+        size_t max_rows = n + 2, n_fresh = 0;
+        Known known = {};
+        char a[65], b[65];
+        int r;
+
+        rows = calloc(max_rows, sizeof(*rows));
+        fresh = calloc(n, sizeof(*fresh));
+        if (!rows || !fresh)
+                return -ENOMEM;
+        /* Only rows in [lo, hi] can matter, and there are at most n + 2 of them. */
+        r = s->ops->ingest_existing(t, lo, hi, rows, max_rows, &known.n);
+        if (r < 0)
+                return r;
+        known.rows = rows;
+
+        bool had_events = st->last_sequence > 0;
+        uint64_t prev_max = st->last_sequence;  /* highest sequence seen before the current record */
+        const IngestRecord *batch_prev = NULL;  /* previous record of this batch */
+
+        for (size_t i = 0; i < n; i++) {
+                IngestRecord *rec = &records[i];
+                const ExistingEvent *same = known_find(&known, rec->sequence);
+
+                if (same) {
+                        if (memcmp(same->hash, rec->hash, SHA256_SIZE) == 0)
+                                res->n_duplicates++;
+                        else {
+                                hex32(same->hash, a);
+                                hex32(rec->hash, b);
+                                r = add_alert(t, s, st, ALERT_CONFLICT, rec->sequence, rec->sequence, rec, now,
+                                              "sequence %llu was stored with hash %.16s…, now received with %.16s…",
+                                              (unsigned long long) rec->sequence, a, b);
+                                if (r < 0)
+                                        return r;
+                                res->n_conflicts++;
+                                res->n_flagged++;
+                                /* successors link to the stored record, found below through known */
+                                if (rec->sequence > prev_max)
+                                        prev_max = rec->sequence;
+                                continue;
+                        }
+                        batch_prev = rec;
+                        if (rec->sequence > prev_max)
+                                prev_max = rec->sequence;
+                        continue;
+                }
+
+                rec->flags = 0;
+                if (!rec->hash_ok) {
+                        rec->flags |= EVENT_FLAG_HASH;
+                        r = add_alert(t, s, st, ALERT_HASH, rec->sequence, rec->sequence, NULL, now,
+                                      "record %llu does not hash to its mnguard.hash (modified or forged)",
+                                      (unsigned long long) rec->sequence);
+                        if (r < 0)
+                                return r;
+                }
+
+                /* Its predecessor: the previous line of the batch, or a stored row. */
+                const uint8_t *pred_hash = NULL;
+                if (rec->sequence == 1)
+                        pred_hash = zero_hash;
+                else if (batch_prev && batch_prev->sequence == rec->sequence - 1)
+                        pred_hash = batch_prev->hash;
+                else {
+                        const ExistingEvent *p = known_find(&known, rec->sequence - 1);
+                        if (p)
+                                pred_hash = p->hash;
+                }
+
+                if (pred_hash) {
+                        if (memcmp(pred_hash, rec->prev_hash, SHA256_SIZE) != 0) {
+                                rec->flags |= EVENT_FLAG_LINK;
+                                hex32(pred_hash, a);
+                                hex32(rec->prev_hash, b);
+                                r = add_alert(t, s, st, ALERT_LINK, rec->sequence, rec->sequence, NULL, now,
+                                              "record %llu names prev_hash %.16s…, but its predecessor's hash is %.16s…",
+                                              (unsigned long long) rec->sequence, b, a);
+                                if (r < 0)
+                                        return r;
+                        }
+                } else if (!had_events && !batch_prev) {
+                        /* The host's first record: nothing to link to. */
+                        r = add_alert(t, s, st, ALERT_START, rec->sequence, rec->sequence, NULL, now,
+                                      "the host's first record is sequence %llu, not 1 (its journal was pruned "
+                                      "or set aside before enrollment)", (unsigned long long) rec->sequence);
+                        if (r < 0)
+                                return r;
+                } else if (rec->sequence > prev_max + 1) {
+                        rec->flags |= EVENT_FLAG_GAP;
+                        r = add_alert(t, s, st, ALERT_GAP, prev_max + 1, rec->sequence - 1, NULL, now,
+                                      "sequences %llu-%llu are missing before %llu",
+                                      (unsigned long long) (prev_max + 1), (unsigned long long) (rec->sequence - 1),
+                                      (unsigned long long) rec->sequence);
+                        if (r < 0)
+                                return r;
+                }
+                /* else: it fills part of a gap already reported; its predecessor is still missing. */
+
+                /* A stored successor must link to it (filling a gap from the end). */
+                const ExistingEvent *next = known_find(&known, rec->sequence + 1);
+                bool next_in_batch = i + 1 < n && records[i + 1].sequence == rec->sequence + 1;
+                if (next && !next_in_batch && memcmp(next->prev_hash, rec->hash, SHA256_SIZE) != 0) {
+                        r = add_alert(t, s, st, ALERT_LINK, rec->sequence + 1, rec->sequence + 1, NULL, now,
+                                      "stored record %llu does not link to the record %llu received now",
+                                      (unsigned long long) (rec->sequence + 1), (unsigned long long) rec->sequence);
+                        if (r < 0)
+                                return r;
+                }
+
+                if (rec->flags)
+                        res->n_flagged++;
+                fresh[n_fresh++] = rec;
+                batch_prev = rec;
+                if (rec->sequence > prev_max)
+                        prev_max = rec->sequence;
+        }
+
+        if (n_fresh > 0) {
+                r = s->ops->ingest_insert(t, fresh, n_fresh, now);
+                if (r < 0)
+                        return r;
+        }
+        res->n_stored = n_fresh;
+
+        /* New state. */
+        bool fast = st->contiguous_sequence == st->last_sequence;
+        uint64_t first_new = n_fresh > 0 ? fresh[0]->sequence : 0;
+        if (n_fresh > 0) {
+                uint64_t max_new = fresh[n_fresh - 1]->sequence;
+                if (st->first_sequence == 0 || first_new < st->first_sequence) {
+                        if (st->first_sequence != 0)
+                                fast = false;   /* the chain now starts earlier: walk again */
+                        st->first_sequence = first_new;
+                        if (!fast || st->last_sequence == 0)
+                                st->contiguous_sequence = first_new - 1;
+                }
+                if (max_new > st->last_sequence)
+                        st->last_sequence = max_new;
+                st->n_events += n_fresh;
+        }
+        /* Fast path: everything up to the old end was contiguous and the new records follow it without a
+         * hole. Otherwise walk the stored sequences. */
+        if (fast && n_fresh > 0 && first_new == st->contiguous_sequence + 1 &&
+            fresh[n_fresh - 1]->sequence - first_new + 1 == n_fresh &&
+            fresh[n_fresh - 1]->sequence == st->last_sequence)
+                st->contiguous_sequence = st->last_sequence;
+        else if (st->contiguous_sequence < st->last_sequence) {
+                r = advance_contiguous(s, t, st);
+                if (r < 0)
+                        return r;
+        }
+        st->last_seen_usec = now;
+        st->chain = host_chain_state(st);
+        return 0;
+}
+
+int storage_ingest(Storage *s, const char *host_id, const char *host_name, IngestRecord *records, size_t n,
+                   uint64_t now_usec, IngestResult *ret) {
+        HostState st = {};
+        StorageTxn *t = NULL;
+        IngestResult res = {};
+        int r;
+
+        if (!host_id_is_valid(host_id))
+                return -EINVAL;
+        for (size_t i = 1; i < n; i++)
+                if (records[i].sequence <= records[i - 1].sequence)
+                        return -EINVAL;
+
+        r = s->ops->ingest_begin(s, host_id, host_name, now_usec, &st, &t);
+        if (r < 0)
+                return r;
+        if (n > 0)
+                r = check_and_store(s, t, &st, records, n, now_usec, &res);
+        else
+                st.last_seen_usec = now_usec;
+        if (r < 0) {
+                s->ops->ingest_abort(t);
+                host_state_done(&st);
+                return r;
+        }
+        r = s->ops->ingest_commit(t, &st);
+        if (r >= 0) {
+                res.acked_sequence = st.contiguous_sequence;
+                res.last_sequence = st.last_sequence;
+                res.chain = host_chain_state(&st);
+                *ret = res;
+        }
+        host_state_done(&st);
+        return r;
+}
+
+int storage_bulk_insert(Storage *s, const char *host_id, IngestRecord *const *records, size_t n, uint64_t now_usec) {
+        HostState st = {};
+        StorageTxn *t = NULL;
+        int r;
+
+        if (!host_id_is_valid(host_id) || n == 0)
+                return -EINVAL;
+        r = s->ops->ingest_begin(s, host_id, NULL, now_usec, &st, &t);
+        if (r < 0)
+                return r;
+        r = s->ops->ingest_insert(t, records, n, now_usec);
+        if (r < 0) {
+                s->ops->ingest_abort(t);
+                host_state_done(&st);
+                return r;
+        }
+        if (st.first_sequence == 0 || records[0]->sequence < st.first_sequence)
+                st.first_sequence = records[0]->sequence;
+        if (records[n - 1]->sequence > st.last_sequence)
+                st.last_sequence = records[n - 1]->sequence;
+        st.contiguous_sequence = st.last_sequence;
+        st.n_events += n;
+        st.last_seen_usec = now_usec;
+        st.chain = host_chain_state(&st);
+        r = s->ops->ingest_commit(t, &st);
+        host_state_done(&st);
+        return r;
+}

@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* The collector's storage (docs/collector.md "Storage"): one interface, two backends.
+ *
+ *   sqlite:PATH            one file, WAL, synchronous=FULL (the default; one municipality, one machine)
+ *   postgresql:CONNINFO    libpq; monthly partitions of the events table; several collectors may share
+ *                          one database (per-host row locks keep concurrent ingest correct)
+ *
+ * A Storage is thread-safe: the HTTP server calls it from its worker threads. Each backend keeps its own
+ * connections (SQLite: one writer behind a mutex and a pool of readers; PostgreSQL: a pool). The chain
+ * checks of ingest are written once (chain.c) on top of the backend's transaction primitives.
+ *
+ * The library does not log; functions return 0 (or a count) or a negative errno. -ENOTCONN / -ECONNRESET
+ * mean the database is unreachable (the HTTP layer answers 503 and the agent retries). */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "macro.h"
+
+#define HOST_ID_LEN 32                  /* 32 lowercase hex digits, as mnguardd's host identity */
+#define HOST_NAME_MAX_BYTES 255
+#define GROUP_NAME_MAX 64               /* [A-Za-z0-9_.-]+ */
+#define OPERATOR_NAME_MAX 64
+#define CERT_SERIAL_HEX_MAX 41          /* up to 20 bytes of serial as hex + NUL */
+#define ACTION_MAX 64
+#define USER_NAME_MAX 256
+#define DEVICE_SERIAL_MAX 256
+#define ALERT_DETAIL_MAX 256
+#define ALERT_BODY_MAX (8u * 1024u)     /* a conflicting record kept in an alert, cut to this size */
+#define SHA256_SIZE 32
+#define STORAGE_SPEC_MAX 4096
+
+typedef struct Storage Storage;
+typedef struct StorageTxn StorageTxn;
+
+typedef enum ChainState {
+        CHAIN_EMPTY,            /* no events yet */
+        CHAIN_INTACT,           /* every sequence from the first stored one on, each linked to its predecessor */
+        CHAIN_GAP,              /* sequences missing between the first and the last stored one */
+        CHAIN_BROKEN,           /* a record that does not hash right, does not link, or contradicts a stored one */
+        _CHAIN_STATE_MAX,
+} ChainState;
+
+const char *chain_state_to_string(ChainState s);
+
+/* Flags stored with each event. */
+enum {
+        EVENT_FLAG_HASH = 1 << 0,       /* sha256(prev_hash || record without hash) != mnguard.hash */
+        EVENT_FLAG_LINK = 1 << 1,       /* prev_hash is not the stored predecessor's hash */
+        EVENT_FLAG_GAP = 1 << 2,        /* arrived with sequences missing before it */
+};
+
+typedef enum AlertKind {
+        ALERT_GAP,              /* sequences missing */
+        ALERT_LINK,             /* prev_hash does not follow */
+        ALERT_HASH,             /* record does not hash to its hash */
+        ALERT_CONFLICT,         /* a different record for a sequence already stored */
+        ALERT_START,            /* first record of a host is not sequence 1 (information) */
+        ALERT_ENROLLED,         /* host enrolled (again) */
+        _ALERT_KIND_MAX,
+} AlertKind;
+
+const char *alert_kind_to_string(AlertKind k);
+/* Whether an alert of this kind makes the host's chain state "broken". */
+bool alert_kind_breaks_chain(AlertKind k);
+
+/* One parsed and checked NDJSON line of an ingest batch (record.c). */
+typedef struct IngestRecord {
+        uint64_t sequence;
+        uint64_t timestamp_usec;
+        uint8_t hash[SHA256_SIZE];
+        uint8_t prev_hash[SHA256_SIZE];
+        bool hash_ok;                   /* the record hashes to its mnguard.hash */
+        unsigned flags;                 /* EVENT_FLAG_*, set by the chain check */
+        unsigned line;                  /* 1-based line number in the batch */
+        char action[ACTION_MAX + 1];
+        char *user_name;                /* NULL when absent */
+        char *dev_serial;               /* NULL when absent */
+        char dev_vidpid[10];            /* "vvvv:pppp" lowercase, or "" */
+        char *json;                     /* the whole record, canonical JSON with mnguard.hash */
+        size_t json_len;
+} IngestRecord;
+
+/* What the chain check found for one host, kept in the hosts table. */
+typedef struct HostState {
+        char host_id[HOST_ID_LEN + 1];
+        char *host_name;                /* NULL when unknown */
+        char *group;                    /* NULL: "default" */
+        uint64_t enrolled_usec, last_seen_usec;
+        uint64_t first_sequence;        /* lowest stored, 0 when none */
+        uint64_t contiguous_sequence;   /* highest c with every sequence first..c stored: the ack */
+        uint64_t last_sequence;         /* highest stored */
+        uint64_t n_events;
+        uint64_t n_broken;              /* alerts that break the chain */
+        ChainState chain;
+} HostState;
+
+void host_state_done(HostState *h);
+
+typedef struct AlertRecord {
+        int64_t id;
+        char host_id[HOST_ID_LEN + 1];
+        uint64_t created_usec;
+        AlertKind kind;
+        uint64_t sequence;              /* first sequence concerned */
+        uint64_t sequence_end;          /* last, for gaps (else = sequence) */
+        char detail[ALERT_DETAIL_MAX];
+        const char *body;               /* optional record text (cut to ALERT_BODY_MAX), may be NULL */
+        size_t body_len;
+} AlertRecord;
+
+typedef struct TokenRecord {
+        uint8_t hash[SHA256_SIZE];      /* SHA-256 of the token text; the token itself is never stored */
+        char group[GROUP_NAME_MAX + 1];
+        uint64_t created_usec, expires_usec;
+        uint32_t uses;                  /* uses left */
+} TokenRecord;
+
+typedef enum CertKind {
+        CERT_HOST,
+        CERT_OPERATOR,
+} CertKind;
+
+typedef enum OperatorRole {
+        ROLE_NONE,
+        ROLE_AUDITOR,           /* read */
+        ROLE_ADMIN,             /* read + publish (issue 7) */
+} OperatorRole;
+
+const char *operator_role_to_string(OperatorRole r);
+int operator_role_from_string(const char *s, OperatorRole *ret);
+
+typedef struct CertRecord {
+        char serial[CERT_SERIAL_HEX_MAX];       /* lowercase hex */
+        CertKind kind;
+        char subject[OPERATOR_NAME_MAX + 1];    /* the host id, or the operator's name */
+        OperatorRole role;                      /* operators */
+        char group[GROUP_NAME_MAX + 1];         /* hosts */
+        uint64_t issued_usec, not_after_usec;
+        bool revoked;
+} CertRecord;
+
+typedef enum EventOrder {
+        EVENT_ORDER_ASCENDING,          /* by (@timestamp, host id, sequence) */
+        EVENT_ORDER_DESCENDING,
+} EventOrder;
+
+typedef struct EventQuery {
+        const char *host_id;            /* NULL: all hosts */
+        uint64_t since_usec, until_usec;        /* [since, until); 0 unbounded */
+        const char *action;             /* glob (*, ?, [...]), NULL: any */
+        const char *user;               /* user.name */
+        const char *device;             /* device.serial, or "vvvv:pppp" */
+        uint64_t limit;                 /* 0: none */
+        EventOrder order;
+        /* paging: strictly after (descending: before) this position */
+        bool has_after;
+        uint64_t after_usec;
+        char after_host[HOST_ID_LEN + 1];
+        uint64_t after_sequence;
+} EventQuery;
+
+typedef struct StoredEvent {
+        const char *host_id;
+        uint64_t sequence, timestamp_usec, received_usec;
+        unsigned flags;
+        const char *json;
+        size_t json_len;
+} StoredEvent;
+
+/* Callbacks: < 0 stops with that error, > 0 stops without error, 0 goes on. */
+typedef int (*EventFunc)(const StoredEvent *e, void *userdata);
+typedef int (*HostFunc)(const HostState *h, void *userdata);
+typedef int (*AlertFunc)(const AlertRecord *a, void *userdata);
+
+/* An existing row met by the chain check. */
+typedef struct ExistingEvent {
+        uint64_t sequence;
+        uint8_t hash[SHA256_SIZE];
+        uint8_t prev_hash[SHA256_SIZE];
+} ExistingEvent;
+
+/* The backend interface. Everything but open is reached through storage_*() below. */
+typedef struct StorageOps {
+        const char *scheme;     /* "sqlite", "postgresql" */
+        int (*open)(const char *location, unsigned n_connections, Storage **ret);
+        void (*close)(Storage *s);
+        int (*ping)(Storage *s);
+
+        int (*token_add)(Storage *s, const TokenRecord *t);
+        /* Takes one use of the token. -ENOENT unknown, -EKEYEXPIRED expired, -EUSERS used up. */
+        int (*token_consume)(Storage *s, const uint8_t hash[SHA256_SIZE], uint64_t now_usec, TokenRecord *ret);
+
+        /* Records an issued certificate. For a host certificate the host row is created (or its group and
+         * name updated), its earlier certificates revoked, and an "enrolled" alert recorded. */
+        int (*cert_add)(Storage *s, const CertRecord *c, const char *host_name);
+        int (*cert_get)(Storage *s, const char *serial, CertRecord *ret);
+        /* Revokes one certificate (serial) or all of a host or operator (subject). Returns the count. */
+        int (*cert_revoke)(Storage *s, const char *serial, const char *subject);
+
+        /* Ingest transaction for one host; locks the host (row lock in PostgreSQL, the writer in SQLite),
+         * creating its row when missing. ret_state is the host as stored. */
+        int (*ingest_begin)(Storage *s, const char *host_id, const char *host_name, uint64_t now_usec,
+                            HostState *ret_state, StorageTxn **ret);
+        /* Rows of this host with sequence in [lo, hi], ascending, at most max. */
+        int (*ingest_existing)(StorageTxn *t, uint64_t lo, uint64_t hi, ExistingEvent *out, size_t max, size_t *ret_n);
+        /* Stored sequences of this host greater than after, ascending, at most max. */
+        int (*ingest_sequences_after)(StorageTxn *t, uint64_t after, uint64_t *out, size_t max, size_t *ret_n);
+        int (*ingest_insert)(StorageTxn *t, IngestRecord *const *records, size_t n, uint64_t received_usec);
+        int (*ingest_alert)(StorageTxn *t, const AlertRecord *a);
+        /* Writes the host state and commits; or rolls back. Both free t. */
+        int (*ingest_commit)(StorageTxn *t, const HostState *state);
+        void (*ingest_abort)(StorageTxn *t);
+
+        int (*host_get)(Storage *s, const char *host_id, HostState *ret);
+        int (*hosts)(Storage *s, HostFunc f, void *userdata);
+        int (*events)(Storage *s, const EventQuery *q, EventFunc f, void *userdata, uint64_t *ret_count);
+        int (*alerts)(Storage *s, const char *host_id, uint64_t limit, AlertFunc f, void *userdata);
+} StorageOps;
+
+struct Storage {
+        const StorageOps *ops;
+};
+
+extern const StorageOps storage_sqlite_ops;
+extern const StorageOps storage_postgresql_ops;
+
+/* spec: "sqlite:PATH" or "postgresql:CONNINFO" (a libpq keyword/value string or URI). n_connections bounds
+ * the pool (at least 1). -EPROTONOSUPPORT for an unknown scheme. */
+int storage_open(const char *spec, unsigned n_connections, Storage **ret);
+Storage *storage_close(Storage *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Storage *, storage_close);
+
+/* Whether a storage error means "database unreachable, try again later". */
+bool storage_error_is_transient(int r);
+
+static inline int storage_ping(Storage *s) {
+        return s->ops->ping(s);
+}
+
+/* ---- results of an ingest (chain.c) ---- */
+
+typedef struct IngestResult {
+        uint64_t acked_sequence;        /* highest contiguous sequence stored for the host */
+        uint64_t last_sequence;         /* highest stored */
+        size_t n_stored, n_duplicates, n_flagged, n_conflicts;
+        ChainState chain;
+} IngestResult;
+
+/* Stores records (sorted by sequence, each sequence once) of one host in one transaction, checking the
+ * chain against what is stored: duplicates (same sequence and hash) are skipped, conflicts kept as alerts,
+ * gaps and bad links or hashes stored with flags and alerts. Nothing is stored when it fails. */
+int storage_ingest(Storage *s, const char *host_id, const char *host_name, IngestRecord *records, size_t n,
+                   uint64_t now_usec, IngestResult *ret);
+
+/* Bulk path for benchmarks and imports: inserts without chain checks, then sets the host state to what was
+ * inserted (contiguous assumed). */
+int storage_bulk_insert(Storage *s, const char *host_id, IngestRecord *const *records, size_t n, uint64_t now_usec);
+
+static inline int storage_host_get(Storage *s, const char *host_id, HostState *ret) {
+        return s->ops->host_get(s, host_id, ret);
+}
+static inline int storage_hosts(Storage *s, HostFunc f, void *userdata) {
+        return s->ops->hosts(s, f, userdata);
+}
+static inline int storage_events(Storage *s, const EventQuery *q, EventFunc f, void *userdata, uint64_t *ret_count) {
+        return s->ops->events(s, q, f, userdata, ret_count);
+}
+static inline int storage_alerts(Storage *s, const char *host_id, uint64_t limit, AlertFunc f, void *userdata) {
+        return s->ops->alerts(s, host_id, limit, f, userdata);
+}
+static inline int storage_token_add(Storage *s, const TokenRecord *t) {
+        return s->ops->token_add(s, t);
+}
+static inline int storage_token_consume(Storage *s, const uint8_t hash[SHA256_SIZE], uint64_t now, TokenRecord *ret) {
+        return s->ops->token_consume(s, hash, now, ret);
+}
+static inline int storage_cert_add(Storage *s, const CertRecord *c, const char *host_name) {
+        return s->ops->cert_add(s, c, host_name);
+}
+static inline int storage_cert_get(Storage *s, const char *serial, CertRecord *ret) {
+        return s->ops->cert_get(s, serial, ret);
+}
+static inline int storage_cert_revoke(Storage *s, const char *serial, const char *subject) {
+        return s->ops->cert_revoke(s, serial, subject);
+}
+
+/* ---- helpers shared by the backends (storage.c) ---- */
+
+/* Whether s is 32 lowercase hex digits. */
+bool host_id_is_valid(const char *s);
+/* [A-Za-z0-9_.-], 1..GROUP_NAME_MAX */
+bool group_name_is_valid(const char *s);
+/* Chain state from the counters. */
+ChainState host_chain_state(const HostState *h);
+/* Glob (*, ?, [...], [!...]) to an anchored POSIX regular expression for PostgreSQL's "~". */
+int glob_to_regex(const char *glob, char **ret);
+/* Whether device looks like "vvvv:pppp" (hex); writes the lowercase form. */
+bool device_is_vidpid(const char *device, char out[static 10]);

@@ -1,0 +1,1020 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* USB benchmarks on umockdev testbeds, for mnguardd and, side by side, for USBGuard (issues 3, 4, 11).
+ * Prints "name value unit" lines; never passes or fails on a figure.
+ *
+ *   bench-usb insert   --daemon mnguardd|usbguard [--inserts N] [--gap-ms G]
+ *       A testbed with a root hub and one stick already present (the "sentinel": its authorized=0 tells
+ *       that the daemon is up). Then N sticks (device + interface 08/06/50, with binary descriptors) are
+ *       inserted ONE AT A TIME: the stick is created while the daemon's emulated netlink socket is parked
+ *       (umockdev_testbed_add_*() synthesizes an "add" uevent by itself), the daemon is left to go idle,
+ *       then the clock starts, umockdev_testbed_uevent("add") is called and the harness spins reading the
+ *       stick's sysfs "authorized" (open/read/close) until it reads 0. Sticks stay plugged, so the last
+ *       inserts see ~N devices. Then VmRSS/VmHWM of the daemon with N+1 sticks.
+ *   bench-usb coldplug --daemon mnguardd|usbguard [--devices N] [--runs R]
+ *       Time from exec until the harness has seen every one of N+1 present sticks at authorized=0, minus
+ *       the same with 1 stick (median of R runs each, fresh state each run); for mnguardd also READY=1
+ *       (N+1) minus READY=1 (1). Then VmRSS/VmHWM with N+1 sticks.
+ *   bench-usb idle     [--seconds S]   (default: $BENCH_IDLE_SECONDS, else 65)
+ *       mnguardd with no devices and no umockdev (as on this machine), mnguardd on an empty umockdev
+ *       testbed, and usbguard-daemon on the same testbed, idle side by side for S seconds: VmRSS/VmHWM
+ *       and context switches (wake-ups) of all their threads over the window.
+ *
+ * insert and coldplug must run under umockdev-wrapper (LD_PRELOAD with libumockdev-preload). USBGuard
+ * runs its production "uevent" backend with usbguard-uevent-shim.so in front of umockdev's preload (see
+ * that file for why). Paths: $MNGUARDD, $USBGUARD_DAEMON, $BENCH_USBGUARD_SHIM override the built-in
+ * ones. The harness pins itself to the last CPU and the daemons to the others (when there are >= 2). */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <umockdev.h>
+
+#ifndef MNGUARDD_PATH
+#define MNGUARDD_PATH "mnguardd"
+#endif
+#ifndef USBGUARD_SHIM_PATH
+#define USBGUARD_SHIM_PATH "usbguard-uevent-shim.so"
+#endif
+#define USBGUARD_DAEMON_PATH "/usr/sbin/usbguard-daemon"
+
+#define HUB "/devices/pci0000:00/0000:00:14.0/usb1"
+#define SENTINEL_PORT 9999
+#define INSERT_TIMEOUT_NS (2 * NSEC)
+#define NSEC UINT64_C(1000000000)
+
+extern char **environ;
+
+static const char *policy_yaml =
+        "mnguard-policy: 1\n"
+        "serial: 1\n"
+        "name: \"bench: block storage\"\n"
+        "mode: enforce\n"
+        "defaults:\n"
+        "  storage: block\n"
+        "  usb-classes-blocked: [storage, still-image, network, wireless]\n";
+
+/* The same policy for USBGuard: hubs allowed, the classes mnguard blocks by default blocked, the rest
+ * allowed (as mnguard allows keyboards and mice). */
+static const char *usbguard_rules =
+        "allow with-interface equals { 09:00:* }\n"
+        "block with-interface one-of { 08:*:* 06:*:* 02:*:* 0a:*:* e0:*:* }\n";
+
+/* root hub: device 1d6b:0002, one hub interface, one interrupt endpoint */
+static const char *hub_desc =
+        "12010002090001406b1d020001060302010109021900010100e0000904000001090000000705810304000c";
+/* stick: 0781:5581, one configuration, interface 08/06/50 with bulk in/out */
+static const char *stick_desc =
+        "12010002000000408107815500010102030109022000010100803209040000020806500007058102000200070502020002"
+        "00";
+
+static const char *hub_record =
+        "P: /devices/pci0000:00/0000:00:14.0\n"
+        "E: SUBSYSTEM=pci\n"
+        "E: DRIVER=xhci_hcd\n"
+        "E: PCI_CLASS=C0330\n"
+        "A: class=0x0c0330\n"
+        "A: vendor=0x8086\n"
+        "A: device=0xa36d\n"
+        "\n"
+        "P: " HUB "\n"
+        "E: SUBSYSTEM=usb\n"
+        "E: DEVTYPE=usb_device\n"
+        "E: DRIVER=usb\n"
+        "E: PRODUCT=1d6b/2/601\n"
+        "E: TYPE=9/0/1\n"
+        "E: BUSNUM=001\n"
+        "E: DEVNUM=001\n"
+        "A: authorized=1\n"
+        "A: authorized_default=1\n"
+        "A: bDeviceClass=09\n"
+        "A: bDeviceProtocol=01\n"
+        "A: bDeviceSubClass=00\n"
+        "A: bNumInterfaces= 1\n"
+        "A: bConfigurationValue=1\n"
+        "A: bcdDevice=0601\n"
+        "A: busnum=1\n"
+        "A: devnum=1\n"
+        "A: idProduct=0002\n"
+        "A: idVendor=1d6b\n"
+        "A: manufacturer=Linux xhci-hcd\n"
+        "A: maxchild=12\n"
+        "A: product=xHCI Host Controller\n"
+        "A: serial=0000:00:14.0\n"
+        "A: speed=480\n"
+        "A: version= 2.00\n"
+        "H: descriptors=%s\n"
+        "\n"
+        "P: " HUB "/1-0:1.0\n"
+        "E: SUBSYSTEM=usb\n"
+        "E: DEVTYPE=usb_interface\n"
+        "E: DRIVER=hub\n"
+        "E: INTERFACE=9/0/0\n"
+        "E: PRODUCT=1d6b/2/601\n"
+        "E: TYPE=9/0/1\n"
+        "A: bAlternateSetting= 0\n"
+        "A: bInterfaceClass=09\n"
+        "A: bInterfaceNumber=00\n"
+        "A: bInterfaceProtocol=00\n"
+        "A: bInterfaceSubClass=00\n"
+        "A: bNumEndpoints=01\n"
+        "A: authorized=1\n";
+
+static const char *stick_record =
+        "P: " HUB "/1-%1$d\n"
+        "E: SUBSYSTEM=usb\n"
+        "E: DEVTYPE=usb_device\n"
+        "E: DRIVER=usb\n"
+        "E: PRODUCT=781/5581/100\n"
+        "E: TYPE=0/0/0\n"
+        "E: BUSNUM=001\n"
+        "E: DEVNUM=%2$03d\n"
+        "A: authorized=1\n"
+        "A: bDeviceClass=00\n"
+        "A: bDeviceProtocol=00\n"
+        "A: bDeviceSubClass=00\n"
+        "A: bNumInterfaces= 1\n"
+        "A: bConfigurationValue=1\n"
+        "A: bcdDevice=0100\n"
+        "A: busnum=1\n"
+        "A: devnum=%2$d\n"
+        "A: idProduct=5581\n"
+        "A: idVendor=0781\n"
+        "A: manufacturer=SanDisk\n"
+        "A: product=Cruzer Blade\n"
+        "A: serial=BENCH%1$08d\n"
+        "A: speed=480\n"
+        "A: version= 2.00\n"
+        "H: descriptors=%3$s\n"
+        "\n"
+        "P: " HUB "/1-%1$d/1-%1$d:1.0\n"
+        "E: SUBSYSTEM=usb\n"
+        "E: DEVTYPE=usb_interface\n"
+        "E: INTERFACE=8/6/80\n"
+        "E: PRODUCT=781/5581/100\n"
+        "E: TYPE=0/0/0\n"
+        "A: authorized=1\n"
+        "A: bAlternateSetting= 0\n"
+        "A: bInterfaceClass=08\n"
+        "A: bInterfaceNumber=00\n"
+        "A: bInterfaceProtocol=50\n"
+        "A: bInterfaceSubClass=06\n"
+        "A: bNumEndpoints=02\n";
+
+/* ---- small helpers ---- */
+
+static uint64_t now_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * NSEC + (uint64_t) ts.tv_nsec;
+}
+
+static void sleep_ms(double ms) {
+        struct timespec ts = { .tv_sec = (time_t) (ms / 1000), .tv_nsec = (long) (fmod(ms, 1000) * 1e6) };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static pid_t children[8];
+static size_t n_children;
+
+static void kill_children(void) {
+        for (size_t i = 0; i < n_children; i++)
+                if (children[i] > 0) {
+                        kill(children[i], SIGKILL);
+                        waitpid(children[i], NULL, 0);
+                        children[i] = 0;
+                }
+}
+
+static void die(const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        fputs("bench-usb: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+        kill_children();
+        exit(EXIT_FAILURE);
+}
+
+static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xasprintf(const char *fmt, ...) {
+        va_list ap;
+        char *s;
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                die("out of memory");
+        va_end(ap);
+        return s;
+}
+
+static void write_file(const char *path, const char *text, mode_t mode) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+        if (fd < 0)
+                die("cannot create %s: %s", path, strerror(errno));
+        size_t n = strlen(text);
+        if (write(fd, text, n) != (ssize_t) n)
+                die("cannot write %s: %s", path, strerror(errno));
+        close(fd);
+}
+
+/* First byte of a sysfs attribute; 0 when it cannot be read. One open/read/close: the daemon under test
+ * may write the file in place or replace it. */
+static char read_first(const char *path) {
+        char c = 0;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        if (read(fd, &c, 1) != 1)
+                c = 0;
+        close(fd);
+        return c;
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f) {
+        (void) st, (void) flag, (void) f;
+        remove(p);
+        return 0;
+}
+
+static void rm_rf(const char *dir) {
+        nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *) a, y = *(const double *) b;
+        return x < y ? -1 : x > y;
+}
+
+/* nearest-rank percentile of a sorted array */
+static double pct(const double *v, size_t n, double q) {
+        if (n == 0)
+                return NAN;
+        size_t k = (size_t) ceil(q * (double) n);
+        return v[k == 0 ? 0 : k - 1];
+}
+
+static double median(double *v, size_t n) {
+        qsort(v, n, sizeof(double), cmp_double);
+        return pct(v, n, 0.5);
+}
+
+/* ---- /proc figures ---- */
+
+static long status_kib(pid_t pid, const char *field) {
+        char path[64], line[256];
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        FILE *f = fopen(path, "re");
+        long v = -1;
+        size_t n = strlen(field);
+        if (!f)
+                return -1;
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, field, n) == 0 && line[n] == ':') {
+                        v = strtol(line + n + 1, NULL, 10);
+                        break;
+                }
+        fclose(f);
+        return v;
+}
+
+/* Sums a per-thread figure over /proc/PID/task/ *: context switches from status, or ns on CPU from
+ * schedstat (field "schedstat"). */
+static uint64_t sum_tasks(pid_t pid, const char *field, unsigned *ret_threads) {
+        char path[96];
+        snprintf(path, sizeof(path), "/proc/%d/task", (int) pid);
+        DIR *d = opendir(path);
+        uint64_t sum = 0;
+        unsigned threads = 0;
+        if (!d)
+                return 0;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+                if (e->d_name[0] == '.')
+                        continue;
+                threads++;
+                char p[160], line[256];
+                bool sched = strcmp(field, "schedstat") == 0;
+                snprintf(p, sizeof(p), "/proc/%d/task/%s/%s", (int) pid, e->d_name, sched ? "schedstat" : "status");
+                FILE *f = fopen(p, "re");
+                if (!f)
+                        continue;
+                size_t n = strlen(field);
+                while (fgets(line, sizeof(line), f)) {
+                        if (sched) {
+                                sum += strtoull(line, NULL, 10);
+                                break;
+                        }
+                        if (strncmp(line, field, n) == 0 && line[n] == ':') {
+                                sum += strtoull(line + n + 1, NULL, 10);
+                                break;
+                        }
+                }
+                fclose(f);
+        }
+        closedir(d);
+        if (ret_threads)
+                *ret_threads = threads;
+        return sum;
+}
+
+/* Waits at least min_ms, then until the daemon has not run for two consecutive milliseconds (its journal
+ * commit or audit write of the previous insert is done), at most 2 s. */
+static void wait_quiet(pid_t pid, double min_ms) {
+        sleep_ms(min_ms);
+        uint64_t deadline = now_ns() + 2 * NSEC, last = sum_tasks(pid, "schedstat", NULL);
+        int still = 0;
+        while (still < 2 && now_ns() < deadline) {
+                sleep_ms(1);
+                uint64_t cur = sum_tasks(pid, "schedstat", NULL);
+                still = cur == last ? still + 1 : 0;
+                last = cur;
+        }
+}
+
+/* ---- CPUs: the harness spins on the last one, daemons get the others ---- */
+
+static cpu_set_t daemon_cpus;
+static bool pin_daemons;
+
+static void setup_cpus(void) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        cpu_set_t me;
+        if (n < 2 || sched_getaffinity(0, sizeof(me), &me) < 0)
+                return;
+        int last = -1;
+        for (int c = 0; c < CPU_SETSIZE; c++)
+                if (CPU_ISSET(c, &me))
+                        last = c;
+        if (last < 0 || CPU_COUNT(&me) < 2)
+                return;
+        daemon_cpus = me;
+        CPU_CLR(last, &daemon_cpus);
+        CPU_ZERO(&me);
+        CPU_SET(last, &me);
+        if (sched_setaffinity(0, sizeof(me), &me) == 0)
+                pin_daemons = true;
+}
+
+/* ---- the testbed ---- */
+
+typedef struct Bed {
+        UMockdevTestbed *tb;
+        char *root, *sys;
+} Bed;
+
+static void bed_new(Bed *b) {
+        b->tb = umockdev_testbed_new();
+        b->root = umockdev_testbed_get_root_dir(b->tb);
+        b->sys = umockdev_testbed_get_sys_dir(b->tb);
+        char *rec = xasprintf(hub_record, hub_desc);
+        GError *error = NULL;
+        if (!umockdev_testbed_add_from_string(b->tb, rec, &error))
+                die("cannot add the root hub: %s", error ? error->message : "?");
+        free(rec);
+}
+
+static void bed_free(Bed *b) {
+        g_object_unref(b->tb);
+        rm_rf(b->root); /* in case the testbed leaves anything behind */
+        g_free(b->root);
+        g_free(b->sys);
+}
+
+static void bed_add_stick(Bed *b, int port) {
+        char *rec = xasprintf(stick_record, port, port % 126 + 2, stick_desc);
+        GError *error = NULL;
+        if (!umockdev_testbed_add_from_string(b->tb, rec, &error))
+                die("cannot add stick %d: %s", port, error ? error->message : "?");
+        free(rec);
+}
+
+static char *stick_attr(const Bed *b, int port, const char *iface, const char *attr) {
+        return iface ? xasprintf("%s" HUB "/1-%d/1-%d:1.0/%s", b->sys, port, port, attr)
+                     : xasprintf("%s" HUB "/1-%d/%s", b->sys, port, attr);
+}
+
+static void bed_reset_stick(const Bed *b, int port) {
+        char *p = stick_attr(b, port, NULL, "authorized"), *q = stick_attr(b, port, "if", "authorized");
+        write_file(p, "1\n", 0644);
+        write_file(q, "1\n", 0644);
+        free(p);
+        free(q);
+}
+
+/* Renames the emulated netlink sockets ($UMOCKDEV_DIR/event*) away, or back: umockdev sends a uevent to
+ * every such socket, so parked sockets get nothing while a device is created. */
+static void bed_park(const Bed *b, bool park) {
+        DIR *d = opendir(b->root);
+        if (!d)
+                die("cannot open %s: %s", b->root, strerror(errno));
+        const char *from = park ? "event" : "parked-event";
+        struct dirent *e;
+        while ((e = readdir(d))) {
+                if (strncmp(e->d_name, from, strlen(from)) != 0)
+                        continue;
+                char *a = xasprintf("%s/%s", b->root, e->d_name);
+                char *n = park ? xasprintf("%s/parked-%s", b->root, e->d_name)
+                               : xasprintf("%s/%s", b->root, e->d_name + strlen("parked-"));
+                if (rename(a, n) < 0)
+                        die("cannot rename %s: %s", a, strerror(errno));
+                free(a);
+                free(n);
+        }
+        closedir(d);
+}
+
+/* Removes the socket files a stopped daemon left behind. */
+static void bed_clean_sockets(const Bed *b) {
+        DIR *d = opendir(b->root);
+        if (!d)
+                return;
+        struct dirent *e;
+        while ((e = readdir(d)))
+                if (strncmp(e->d_name, "event", 5) == 0 || strncmp(e->d_name, "parked-event", 12) == 0) {
+                        char *a = xasprintf("%s/%s", b->root, e->d_name);
+                        unlink(a);
+                        free(a);
+                }
+        closedir(d);
+}
+
+/* ---- daemons ---- */
+
+typedef enum { MNGUARDD, USBGUARD } Kind;
+
+typedef struct Daemon {
+        Kind kind;
+        const char *label;
+        char *base;
+        pid_t pid;
+        int notify_fd;
+        uint64_t t_exec, t_ready;
+} Daemon;
+
+static const char *kind_name(Kind k) {
+        return k == MNGUARDD ? "mnguardd" : "usbguard";
+}
+
+static const char *env_or(const char *name, const char *def) {
+        const char *v = getenv(name);
+        return v && *v ? v : def;
+}
+
+/* Starts a daemon in a fresh temporary directory. umockdev: keep the testbed's LD_PRELOAD/UMOCKDEV_DIR
+ * (else they are removed from its environment). For mnguardd, waits for READY=1. */
+static void daemon_start(Daemon *d, Kind kind, bool umockdev) {
+        memset(d, 0, sizeof(*d));
+        d->kind = kind;
+        d->notify_fd = -1;
+        d->base = xasprintf("%s/mnguard-bench-XXXXXX", env_or("TMPDIR", "/tmp"));
+        if (!mkdtemp(d->base))
+                die("mkdtemp: %s", strerror(errno));
+
+        char *argv[12] = {};
+        char **env = NULL;
+        size_t n_env = 0;
+        for (char **e = environ; *e; e++)
+                n_env++;
+        env = calloc(n_env + 8, sizeof(char *));
+        size_t k = 0;
+        for (char **e = environ; *e; e++) {
+                if (!umockdev && (strncmp(*e, "LD_PRELOAD=", 11) == 0 || strncmp(*e, "UMOCKDEV_DIR=", 13) == 0))
+                        continue;
+                if (strncmp(*e, "NOTIFY_SOCKET=", 14) == 0 || strncmp(*e, "WATCHDOG_", 9) == 0 ||
+                    strncmp(*e, "LISTEN_", 7) == 0)
+                        continue;
+                if (kind == USBGUARD && strncmp(*e, "LD_PRELOAD=", 11) == 0)
+                        continue;
+                env[k++] = *e;
+        }
+
+        if (kind == MNGUARDD) {
+                char *etc = xasprintf("%s/etc", d->base), *pol = xasprintf("%s/etc/policy.yaml", d->base);
+                char *mid = xasprintf("%s/machine-id", d->base);
+                char *sock = xasprintf("%s/notify.sock", d->base);
+                mkdir(etc, 0755);
+                write_file(pol, policy_yaml, 0644);
+                write_file(mid, "0123456789abcdef0123456789abcdef\n", 0644);
+                d->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+                struct sockaddr_un sa = { .sun_family = AF_UNIX };
+                if (strlen(sock) >= sizeof(sa.sun_path))
+                        die("path too long: %s", sock);
+                strcpy(sa.sun_path, sock);
+                if (d->notify_fd < 0 || bind(d->notify_fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                        die("notify socket: %s", strerror(errno));
+                env[k++] = xasprintf("NOTIFY_SOCKET=%s", sock);
+                env[k++] = xasprintf("MNGUARD_MACHINE_ID_FILE=%s", mid);
+                argv[0] = (char *) env_or("MNGUARDD", MNGUARDD_PATH);
+                argv[1] = "--config-dir";
+                argv[2] = etc;
+                argv[3] = "--state-dir";
+                argv[4] = xasprintf("%s/state", d->base);
+                argv[5] = "--runtime-dir";
+                argv[6] = xasprintf("%s/run", d->base);
+                free(pol);
+                free(sock);
+        } else {
+                char *rules = xasprintf("%s/rules.conf", d->base), *conf = xasprintf("%s/usbguard-daemon.conf", d->base);
+                char *ipc = xasprintf("%s/IPCAccessControl.d", d->base);
+                mkdir(ipc, 0755);
+                write_file(rules, usbguard_rules, 0600);
+                char *text = xasprintf("RuleFile=%s\n"
+                                       "ImplicitPolicyTarget=allow\n"
+                                       "PresentDevicePolicy=apply-policy\n"
+                                       "PresentControllerPolicy=keep\n"
+                                       "InsertedDevicePolicy=apply-policy\n"
+                                       "AuthorizedDefault=none\n"
+                                       "RestoreControllerDeviceState=false\n"
+                                       "DeviceManagerBackend=uevent\n"
+                                       "IPCAllowedUsers=root\n"
+                                       "IPCAccessControlFiles=%s\n"
+                                       "DeviceRulesWithPort=false\n"
+                                       "AuditBackend=FileAudit\n"
+                                       "AuditFilePath=%s/audit.log\n"
+                                       "HidePII=false\n",
+                                       rules, ipc, d->base);
+                write_file(conf, text, 0600);
+                free(text);
+                const char *pre = getenv("LD_PRELOAD");
+                const char *shim = env_or("BENCH_USBGUARD_SHIM", USBGUARD_SHIM_PATH);
+                if (umockdev) {
+                        if (access(shim, R_OK) < 0)
+                                die("%s: %s", shim, strerror(errno));
+                        env[k++] = xasprintf("LD_PRELOAD=%s%s%s", shim, pre ? ":" : "", pre ? pre : "");
+                }
+                argv[0] = (char *) env_or("USBGUARD_DAEMON", USBGUARD_DAEMON_PATH);
+                argv[1] = "-k"; /* log to the console (our log file); info level */
+                argv[2] = "-P"; /* our temporary files: no permission check */
+                argv[3] = "-c";
+                argv[4] = conf;
+                free(rules);
+                free(ipc);
+        }
+        env[k] = NULL;
+
+        char *log = xasprintf("%s/daemon.log", d->base);
+        int logfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (logfd < 0)
+                die("cannot create %s: %s", log, strerror(errno));
+        free(log);
+
+        d->t_exec = now_ns();
+        d->pid = fork();
+        if (d->pid < 0)
+                die("fork: %s", strerror(errno));
+        if (d->pid == 0) {
+                if (pin_daemons)
+                        sched_setaffinity(0, sizeof(daemon_cpus), &daemon_cpus);
+                dup2(logfd, STDOUT_FILENO);
+                dup2(logfd, STDERR_FILENO);
+                int nul = open("/dev/null", O_RDONLY);
+                if (nul >= 0)
+                        dup2(nul, STDIN_FILENO);
+                execve(argv[0], argv, env);
+                fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+                _exit(127);
+        }
+        close(logfd);
+        children[n_children++] = d->pid;
+
+        if (kind == MNGUARDD) {
+                char buf[4096];
+                uint64_t deadline = now_ns() + 60 * NSEC;
+                for (;;) {
+                        int st;
+                        if (waitpid(d->pid, &st, WNOHANG) == d->pid)
+                                die("%s exited before READY=1 (see %s/daemon.log)", argv[0], d->base);
+                        if (now_ns() > deadline)
+                                die("%s: no READY=1 within 60 s", argv[0]);
+                        struct timeval tv = { 0, 100000 };
+                        setsockopt(d->notify_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+                        ssize_t n = recv(d->notify_fd, buf, sizeof(buf) - 1, 0);
+                        if (n <= 0)
+                                continue;
+                        buf[n] = 0;
+                        if (strncmp(buf, "READY=1", 7) == 0 || strstr(buf, "\nREADY=1")) {
+                                d->t_ready = now_ns();
+                                break;
+                        }
+                }
+        }
+        for (size_t i = 0; env[i]; i++) {
+                bool ours = true;
+                for (char **e = environ; *e; e++)
+                        if (*e == env[i])
+                                ours = false;
+                if (ours)
+                        free(env[i]);
+        }
+        free(env);
+}
+
+static void daemon_check_alive(Daemon *d) {
+        int st;
+        if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
+                d->pid = 0;
+                die("%s died (see %s/daemon.log)", kind_name(d->kind), d->base);
+        }
+}
+
+static void daemon_stop(Daemon *d, bool keep_dir) {
+        if (d->pid > 0) {
+                kill(d->pid, SIGTERM);
+                uint64_t deadline = now_ns() + 10 * NSEC;
+                int st;
+                while (waitpid(d->pid, &st, WNOHANG) != d->pid) {
+                        if (now_ns() > deadline) {
+                                fprintf(stderr, "bench-usb: %s did not stop on SIGTERM, killed\n", kind_name(d->kind));
+                                kill(d->pid, SIGKILL);
+                                waitpid(d->pid, &st, 0);
+                                break;
+                        }
+                        sleep_ms(2);
+                }
+                for (size_t i = 0; i < n_children; i++)
+                        if (children[i] == d->pid)
+                                children[i] = 0;
+                d->pid = 0;
+        }
+        if (d->notify_fd >= 0)
+                close(d->notify_fd);
+        if (!keep_dir)
+                rm_rf(d->base);
+        free(d->base);
+        d->base = NULL;
+}
+
+/* Waits until every path reads '0'; returns the time of the read that saw the last one, or 0 on timeout.
+ * ret_sweep: the longest pass over the pending paths (the resolution of the result). */
+static uint64_t wait_all_zero(char **paths, size_t n, uint64_t timeout_ns, Daemon *d, uint64_t *ret_sweep) {
+        size_t *pending = malloc(n * sizeof(size_t)), left = n;
+        uint64_t deadline = now_ns() + timeout_ns, done = 0, sweep = 0;
+        for (size_t i = 0; i < n; i++)
+                pending[i] = i;
+        while (left > 0) {
+                uint64_t t0 = now_ns();
+                if (t0 > deadline)
+                        break;
+                size_t k = 0;
+                for (size_t i = 0; i < left; i++)
+                        if (read_first(paths[pending[i]]) == '0')
+                                done = now_ns();
+                        else
+                                pending[k++] = pending[i];
+                left = k;
+                uint64_t t1 = now_ns();
+                if (t1 - t0 > sweep)
+                        sweep = t1 - t0;
+                if (left > 0 && (t1 & 0x3ff) == 0)
+                        daemon_check_alive(d);
+        }
+        free(pending);
+        if (ret_sweep)
+                *ret_sweep = sweep;
+        return left == 0 ? done : 0;
+}
+
+/* ---- insert ---- */
+
+static int run_insert(Kind kind, int n, double gap_ms) {
+        const char *name = kind_name(kind);
+        Bed b;
+        bed_new(&b);
+        bed_add_stick(&b, SENTINEL_PORT);
+        char *sentinel = stick_attr(&b, SENTINEL_PORT, NULL, "authorized");
+
+        Daemon d;
+        daemon_start(&d, kind, true);
+        uint64_t sweep;
+        if (!wait_all_zero(&sentinel, 1, 30 * NSEC, &d, &sweep))
+                die("%s did not block the stick present at start within 30 s (see %s/daemon.log)", name, d.base);
+        wait_quiet(d.pid, 200);
+
+        double *lat = calloc((size_t) n, sizeof(double)), *call = calloc((size_t) n, sizeof(double));
+        double poll_ns_sum = 0;
+        uint64_t polls = 0;
+        int lost = 0, inotify_seen = 0, got = 0;
+        int ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+
+        for (int i = 1; i <= n; i++) {
+                bed_park(&b, true);
+                bed_add_stick(&b, i);
+                bed_park(&b, false);
+                char *auth = stick_attr(&b, i, NULL, "authorized");
+                char *syspath = xasprintf("/sys" HUB "/1-%d", i);
+                int wd = ino >= 0 ? inotify_add_watch(ino, auth, IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB) : -1;
+                wait_quiet(d.pid, gap_ms);
+
+                uint64_t t0 = now_ns();
+                umockdev_testbed_uevent(b.tb, syspath, "add");
+                uint64_t t_call = now_ns(), t = t_call, deadline = t0 + INSERT_TIMEOUT_NS;
+                uint64_t np = 0;
+                bool ok = false;
+                while (t < deadline) {
+                        char c = read_first(auth);
+                        t = now_ns();
+                        np++;
+                        if (c == '0') {
+                                ok = true;
+                                break;
+                        }
+                }
+                if (ok) {
+                        lat[got] = (double) (t - t0) / 1e3;
+                        call[got] = (double) (t_call - t0) / 1e3;
+                        got++;
+                        poll_ns_sum += (double) (t - t_call);
+                        polls += np;
+                        char buf[4096];
+                        if (wd >= 0 && read(ino, buf, sizeof(buf)) > 0)
+                                inotify_seen++;
+                } else {
+                        lost++;
+                        daemon_check_alive(&d);
+                }
+                if (wd >= 0) {
+                        inotify_rm_watch(ino, wd);
+                        char buf[4096];
+                        while (read(ino, buf, sizeof(buf)) > 0)
+                                ;
+                }
+                free(auth);
+                free(syspath);
+        }
+        if (ino >= 0)
+                close(ino);
+        wait_quiet(d.pid, 300);
+        long rss = status_kib(d.pid, "VmRSS"), hwm = status_kib(d.pid, "VmHWM");
+
+        double first = NAN, last = NAN;
+        size_t w = got < 100 ? (size_t) got : 100;
+        if (w > 0) {
+                double *tmp = malloc(w * sizeof(double));
+                memcpy(tmp, lat, w * sizeof(double));
+                first = median(tmp, w);
+                memcpy(tmp, lat + got - w, w * sizeof(double));
+                last = median(tmp, w);
+                free(tmp);
+        }
+        qsort(lat, (size_t) got, sizeof(double), cmp_double);
+        qsort(call, (size_t) got, sizeof(double), cmp_double);
+        printf("%s_usb_inserts %d inserts\n", name, got);
+        printf("%s_usb_insert_p50 %.1f us\n", name, pct(lat, (size_t) got, 0.50));
+        printf("%s_usb_insert_p90 %.1f us\n", name, pct(lat, (size_t) got, 0.90));
+        printf("%s_usb_insert_p99 %.1f us\n", name, pct(lat, (size_t) got, 0.99));
+        printf("%s_usb_insert_max %.1f us\n", name, got ? lat[got - 1] : NAN);
+        printf("%s_usb_insert_first100_p50 %.1f us\n", name, first);
+        printf("%s_usb_insert_last100_p50 %.1f us\n", name, last);
+        printf("%s_usb_insert_lost %d inserts\n", name, lost);
+        printf("%s_usb_uevent_call_p50 %.1f us\n", name, pct(call, (size_t) got, 0.50));
+        printf("%s_usb_poll_interval %.2f us\n", name, polls ? poll_ns_sum / (double) polls / 1e3 : NAN);
+        printf("%s_usb_insert_inotify_fired %d inserts\n", name, inotify_seen);
+        printf("%s_rss_%d_hotplugged %ld KiB\n", name, n + 1, rss);
+        printf("%s_hwm_%d_hotplugged %ld KiB\n", name, n + 1, hwm);
+        fflush(stdout);
+
+        daemon_stop(&d, false);
+        bed_clean_sockets(&b);
+        free(sentinel);
+        free(lat);
+        free(call);
+        bed_free(&b);
+        return lost > 0;
+}
+
+/* ---- coldplug ---- */
+
+typedef struct Coldplug {
+        double all_blocked_ms, ready_ms, sweep_ms;
+        long rss, hwm;
+} Coldplug;
+
+static void coldplug_once(Bed *b, Kind kind, char **paths, int n, bool want_rss, Coldplug *out) {
+        for (int i = 1; i <= n; i++)
+                bed_reset_stick(b, i);
+        bed_clean_sockets(b);
+        Daemon d;
+        daemon_start(&d, kind, true);
+        uint64_t sweep = 0;
+        uint64_t t = wait_all_zero(paths, (size_t) n, 60 * NSEC, &d, &sweep);
+        if (!t)
+                die("%s: not all %d present sticks blocked within 60 s (see %s/daemon.log)", kind_name(kind), n, d.base);
+        out->all_blocked_ms = (double) (t - d.t_exec) / 1e6;
+        out->ready_ms = d.t_ready ? (double) (d.t_ready - d.t_exec) / 1e6 : NAN;
+        out->sweep_ms = (double) sweep / 1e6;
+        if (want_rss) {
+                wait_quiet(d.pid, 300);
+                out->rss = status_kib(d.pid, "VmRSS");
+                out->hwm = status_kib(d.pid, "VmHWM");
+        }
+        daemon_stop(&d, false);
+}
+
+static int run_coldplug(Kind kind, int n, int runs) {
+        const char *name = kind_name(kind);
+        Bed b;
+        bed_new(&b);
+        int total = n + 1;
+        char **paths = calloc((size_t) total, sizeof(char *));
+        for (int i = 1; i <= total; i++) {
+                bed_add_stick(&b, i);
+                paths[i - 1] = stick_attr(&b, i, NULL, "authorized");
+        }
+        double *many = calloc((size_t) runs, sizeof(double)), *one = calloc((size_t) runs, sizeof(double));
+        double *rmany = calloc((size_t) runs, sizeof(double)), *rone = calloc((size_t) runs, sizeof(double));
+        double sweep = 0;
+        Coldplug c = {}, last = {};
+        /* Interleaved, so that drift of the machine hits both alike. The 1-stick run uses stick 1 only:
+         * the others stay present but are not watched... so it gets its own testbed below. */
+        Bed b1;
+        bed_new(&b1);
+        bed_add_stick(&b1, 1);
+        char *p1 = stick_attr(&b1, 1, NULL, "authorized");
+        for (int r = 0; r < runs; r++) {
+                /* each testbed sets $UMOCKDEV_DIR when created: point it at the one in use */
+                setenv("UMOCKDEV_DIR", b1.root, 1);
+                coldplug_once(&b1, kind, &p1, 1, false, &c);
+                one[r] = c.all_blocked_ms;
+                rone[r] = c.ready_ms;
+                setenv("UMOCKDEV_DIR", b.root, 1);
+                coldplug_once(&b, kind, paths, total, r == runs - 1, &c);
+                many[r] = c.all_blocked_ms;
+                rmany[r] = c.ready_ms;
+                if (c.sweep_ms > sweep)
+                        sweep = c.sweep_ms;
+                if (r == runs - 1)
+                        last = c;
+        }
+        double m1 = median(one, (size_t) runs), mn = median(many, (size_t) runs);
+        printf("%s_coldplug_%d %.1f ms\n", name, n, mn - m1);
+        printf("%s_coldplug_%d_all_blocked_from_exec %.1f ms\n", name, total, mn);
+        printf("%s_coldplug_1_all_blocked_from_exec %.1f ms\n", name, m1);
+        printf("%s_coldplug_sweep_max %.2f ms\n", name, sweep);
+        if (kind == MNGUARDD) {
+                double r1 = median(rone, (size_t) runs), rn = median(rmany, (size_t) runs);
+                printf("%s_coldplug_%d_ready_delta %.1f ms\n", name, n, rn - r1);
+                printf("%s_ready_1_device %.1f ms\n", name, r1);
+        }
+        printf("%s_rss_%d_coldplugged %ld KiB\n", name, total, last.rss);
+        printf("%s_hwm_%d_coldplugged %ld KiB\n", name, total, last.hwm);
+        fflush(stdout);
+
+        for (int i = 0; i < total; i++)
+                free(paths[i]);
+        free(paths);
+        free(p1);
+        free(many);
+        free(one);
+        free(rmany);
+        free(rone);
+        bed_clean_sockets(&b);
+        bed_clean_sockets(&b1);
+        bed_free(&b1);
+        bed_free(&b);
+        return 0;
+}
+
+/* ---- idle ---- */
+
+static int run_idle(double seconds) {
+        bool umockdev = strstr(env_or("LD_PRELOAD", ""), "umockdev-preload") != NULL;
+        Bed b = {};
+        Daemon d[3];
+        const char *label[3] = { "mnguardd_idle", "mnguardd_idle_umockdev", "usbguard_idle" };
+        int nd = 1;
+
+        daemon_start(&d[0], MNGUARDD, false);
+        if (umockdev) {
+                bed_new(&b);
+                daemon_start(&d[1], MNGUARDD, true);
+                daemon_start(&d[2], USBGUARD, true);
+                nd = 3;
+        } else
+                fprintf(stderr, "bench-usb: idle: not under umockdev-wrapper, USBGuard (needs a testbed here) skipped\n");
+        sleep_ms(2000); /* settle: USBGuard has no readiness signal */
+        uint64_t vol0[3], inv0[3];
+        for (int i = 0; i < nd; i++) {
+                daemon_check_alive(&d[i]);
+                vol0[i] = sum_tasks(d[i].pid, "voluntary_ctxt_switches", NULL);
+                inv0[i] = sum_tasks(d[i].pid, "nonvoluntary_ctxt_switches", NULL);
+        }
+        uint64_t t0 = now_ns();
+        sleep_ms(seconds * 1000);
+        double window = (double) (now_ns() - t0) / 1e9;
+        for (int i = 0; i < nd; i++) {
+                daemon_check_alive(&d[i]);
+                unsigned threads = 0;
+                uint64_t vol = sum_tasks(d[i].pid, "voluntary_ctxt_switches", &threads) - vol0[i];
+                uint64_t inv = sum_tasks(d[i].pid, "nonvoluntary_ctxt_switches", NULL) - inv0[i];
+                printf("%s_rss %ld KiB\n", label[i], status_kib(d[i].pid, "VmRSS"));
+                printf("%s_hwm %ld KiB\n", label[i], status_kib(d[i].pid, "VmHWM"));
+                printf("%s_threads %u threads\n", label[i], threads);
+                printf("%s_wakeups %" PRIu64 " switches/%.0fs\n", label[i], vol + inv, window);
+                printf("%s_wakeups_per_min %.1f switches/min\n", label[i], (double) (vol + inv) * 60.0 / window);
+        }
+        fflush(stdout);
+        for (int i = 0; i < nd; i++)
+                daemon_stop(&d[i], false);
+        if (umockdev) {
+                bed_clean_sockets(&b);
+                bed_free(&b);
+        }
+        return 0;
+}
+
+/* ---- main ---- */
+
+static void on_signal(int sig) {
+        kill_children();
+        signal(sig, SIG_DFL);
+        raise(sig);
+}
+
+int main(int argc, char *argv[]) {
+        enum { ARG_DAEMON = 0x100, ARG_INSERTS, ARG_GAP, ARG_DEVICES, ARG_RUNS, ARG_SECONDS };
+        static const struct option options[] = {
+                { "daemon", required_argument, NULL, ARG_DAEMON },
+                { "inserts", required_argument, NULL, ARG_INSERTS },
+                { "gap-ms", required_argument, NULL, ARG_GAP },
+                { "devices", required_argument, NULL, ARG_DEVICES },
+                { "runs", required_argument, NULL, ARG_RUNS },
+                { "seconds", required_argument, NULL, ARG_SECONDS },
+                {},
+        };
+        Kind kind = MNGUARDD;
+        int inserts = 500, devices = 500, runs = 5, c;
+        double gap = 2, seconds = atof(env_or("BENCH_IDLE_SECONDS", "65"));
+
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
+                switch (c) {
+                case ARG_DAEMON:
+                        if (strcmp(optarg, "mnguardd") == 0)
+                                kind = MNGUARDD;
+                        else if (strcmp(optarg, "usbguard") == 0)
+                                kind = USBGUARD;
+                        else
+                                die("--daemon: mnguardd or usbguard");
+                        break;
+                case ARG_INSERTS: inserts = atoi(optarg); break;
+                case ARG_GAP: gap = atof(optarg); break;
+                case ARG_DEVICES: devices = atoi(optarg); break;
+                case ARG_RUNS: runs = atoi(optarg); break;
+                case ARG_SECONDS: seconds = atof(optarg); break;
+                default:
+                        return 2;
+                }
+        if (optind + 1 != argc) {
+                fprintf(stderr, "usage: bench-usb insert|coldplug|idle [--daemon mnguardd|usbguard] [--inserts N] "
+                                "[--gap-ms G] [--devices N] [--runs R] [--seconds S]\n");
+                return 2;
+        }
+        const char *mode = argv[optind];
+        if (inserts < 1 || inserts >= SENTINEL_PORT || devices < 1 || devices >= SENTINEL_PORT || runs < 1 ||
+            seconds < 0)
+                die("bad numbers");
+
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        atexit(kill_children);
+        setup_cpus();
+
+        bool umockdev = strstr(env_or("LD_PRELOAD", ""), "umockdev-preload") != NULL;
+        if (strcmp(mode, "idle") == 0)
+                return run_idle(seconds);
+        if (!umockdev) {
+                fprintf(stderr, "bench-usb: %s needs umockdev-wrapper (LD_PRELOAD lacks libumockdev-preload)\n", mode);
+                return 77;
+        }
+        if (kind == USBGUARD && access(env_or("USBGUARD_DAEMON", USBGUARD_DAEMON_PATH), X_OK) < 0) {
+                fprintf(stderr, "bench-usb: %s not installed (Debian package usbguard)\n",
+                        env_or("USBGUARD_DAEMON", USBGUARD_DAEMON_PATH));
+                return 77;
+        }
+        if (strcmp(mode, "insert") == 0)
+                return run_insert(kind, inserts, gap);
+        if (strcmp(mode, "coldplug") == 0)
+                return run_coldplug(kind, devices, runs);
+        die("unknown mode %s", mode);
+}
