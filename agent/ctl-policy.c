@@ -69,3 +69,36 @@ int verb_policy(int argc, char *argv[], const CtlGlobals *g) {
                json_object_get_string(json_object_object_get(rep, "serial")), name ?: "?");
         return CTL_EXIT_OK;
 }
+
+int verb_exception(int argc, char *argv[], const CtlGlobals *g) {
+        if (argc != 3 || !streq(argv[1], "import")) {
+                printf("Usage: mnguardctl exception import TICKET\n\n"
+                       "Grants a signed exception ticket (持ち出し申請) on this terminal (root): the ticket must be\n"
+                       "signed by a trusted key, made for this host, within its validity window, and unused.\n");
+                return argc == 2 && (streq(argv[1], "--help") || streq(argv[1], "-h")) ? CTL_EXIT_OK : CTL_EXIT_USAGE;
+        }
+        char path[PATH_MAX];
+        if (!realpath(argv[2], path)) {
+                fprintf(stderr, "mnguardctl exception import: %m\n");
+                return CTL_EXIT_USAGE;
+        }
+        _cleanup_(ctl_client_freep) CtlClient *cl = NULL;
+        int r = ctl_client_connect(g->runtime_dir, &cl);
+        if (r < 0) {
+                fprintf(stderr, "mnguardctl: cannot reach the daemon in %s: %s\n", g->runtime_dir, strerror(-r));
+                return CTL_EXIT_RUNTIME;
+        }
+        _cleanup_(json_object_putp) json_object *req = json_object_new_object(), *rep = NULL;
+        json_object_object_add(req, "verb", json_object_new_string("exception-import"));
+        json_object_object_add(req, "path", json_object_new_string(path));
+        const char *err = NULL;
+        r = ctl_client_call(cl, req, &rep, &err);
+        if (r < 0) {
+                _cleanup_free_ char *e = terminal_escape(err ?: strerror(-r), 512);
+                fprintf(stderr, "mnguardctl exception import: refused: %s\n", e ?: "?");
+                return CTL_EXIT_USAGE;
+        }
+        _cleanup_free_ char *m = terminal_escape(json_object_get_string(json_object_object_get(rep, "message")), 512);
+        printf("%s\n", m ?: "granted");
+        return CTL_EXIT_OK;
+}

@@ -24,6 +24,7 @@ int verb_verify(int argc, char *argv[], const CtlGlobals *g);
 int verb_export(int argc, char *argv[], const CtlGlobals *g);
 int verb_note(int argc, char *argv[], const CtlGlobals *g);
 int verb_policy(int argc, char *argv[], const CtlGlobals *g);
+int verb_exception(int argc, char *argv[], const CtlGlobals *g);
 
 /* Times for --since/--until: now, 7d/12h/30m/45s ago, a local date, or ISO 8601. */
 int ctl_parse_time(const char *s, uint64_t *ret_usec);

@@ -414,6 +414,25 @@ static int verb_policy_import(ControlClient *c, json_object *req, void *userdata
         return control_client_reply_ok(c, o);
 }
 
+/* A signed exception ticket (持ち出し申請), from a file root names. */
+static int verb_exception_import(ControlClient *c, json_object *req, void *userdata) {
+        Manager *m = userdata;
+        const char *path;
+        _cleanup_free_ char *data = NULL, *msg = NULL;
+        size_t size;
+        if (get_string(req, "path", 4096, &path) < 0 || !path)
+                return control_client_reply_error(c, EINVAL, "exception-import needs path");
+        int r = read_full_file(path, EXCEPTION_MAX_FILE, &data, &size);
+        if (r < 0)
+                return control_client_reply_error(c, r, "cannot read the ticket file");
+        r = manager_import_exception(m, data, size, &msg);
+        if (r < 0)
+                return control_client_reply_error(c, r, msg);
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "message", json_object_new_string(msg ?: "granted"));
+        return control_client_reply_ok(c, o);
+}
+
 static int verb_subscribe(ControlClient *c, json_object *req, void *userdata) {
         control_client_subscribe(c);
         return control_client_reply_ok(c, NULL);
@@ -428,6 +447,7 @@ const ControlVerb manager_verbs[] = {
         { "subscribe", CONTROL_ACCESS_ANY, verb_subscribe },
         { "print-job", CONTROL_ACCESS_ROOT, verb_print_job },
         { "policy-import", CONTROL_ACCESS_ROOT, verb_policy_import },
+        { "exception-import", CONTROL_ACCESS_ROOT, verb_exception_import },
         { "session-policy", CONTROL_ACCESS_ANY, verb_session_policy },
         { "clipboard-blocked", CONTROL_ACCESS_ANY, verb_clipboard_blocked },
 };

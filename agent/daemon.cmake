@@ -5,11 +5,17 @@ add_library(mnguard-daemon STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/event.c
   ${CMAKE_CURRENT_SOURCE_DIR}/host-id.c
   ${CMAKE_CURRENT_SOURCE_DIR}/manager.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/manager-exceptions.c
   ${CMAKE_CURRENT_SOURCE_DIR}/usb-watch.c
   ${CMAKE_CURRENT_SOURCE_DIR}/daemon-verbs.c)
 target_include_directories(mnguard-daemon PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(mnguard-daemon PUBLIC mnguard-agent mnguard-journal mnguard-policy-io mnguard-sign
                       PkgConfig::SYSTEMD PkgConfig::SODIUM PkgConfig::JSONC)
+
+# Exception tickets: parsed by the daemon, made by mnguard-policy ticket.
+add_library(mnguard-exception STATIC ${CMAKE_CURRENT_SOURCE_DIR}/exception.c)
+target_link_libraries(mnguard-exception PUBLIC mnguard-agent mnguard-sign mnguard-journal)
+target_link_libraries(mnguard-daemon PUBLIC mnguard-exception)
 
 add_executable(mnguardd ${CMAKE_CURRENT_SOURCE_DIR}/mnguardd.c)
 target_link_libraries(mnguardd PRIVATE mnguard-daemon)

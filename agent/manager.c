@@ -52,6 +52,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         m->usb = usb_watch_free(m->usb);
+        manager_exceptions_free(m);
         m->control = control_server_free(m->control);
         m->journal = journal_close(m->journal);
         sd_event_source_disable_unref(m->flush_timer);

@@ -10,6 +10,7 @@
 
 #include "agent-conf.h"
 #include "control.h"
+#include "exception.h"
 #include "host-id.h"
 #include "journal.h"
 #include "policy.h"
@@ -56,7 +57,9 @@ typedef struct Manager {
         size_t n_trusted;
         bool require_signature;    /* the trust file exists: unsigned policies are refused */
 
-        sd_event_source *flush_timer, *post_source, *retention_timer;
+        sd_event_source *flush_timer, *post_source, *retention_timer, *exception_timer;
+        Exception exceptions[EXCEPTION_MAX_ACTIVE];
+        size_t n_exceptions;
         Waiter *waiters;
         size_t n_waiters;
         uint64_t start_usec;
@@ -98,6 +101,13 @@ int manager_reply_when_durable_with(Manager *m, ControlClient *client, uint64_t 
 
 /* Forgets the waiters of a client that went away. */
 void manager_forget_client(Manager *m, ControlClient *client);
+
+/* Temporary exceptions (manager-exceptions.c). import: 0 granted, -errno refused; *ret_message (new
+ * string) says which. */
+int manager_import_exception(Manager *m, const char *data, size_t size, char **ret_message);
+const Exception *manager_exception_for(Manager *m, const MnDevice *d);
+void manager_exception_device_removed(Manager *m, const MnDevice *d);
+void manager_exceptions_free(Manager *m);
 
 /* Control verbs (daemon-verbs.c). */
 extern const ControlVerb manager_verbs[];

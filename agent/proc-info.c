@@ -108,7 +108,9 @@ const MnProcInfo *mn_proc_cache_get(MnProcCache *cache, pid_t pid, MnProcInfo *b
 }
 
 const char *mn_user_name(MnProcCache *cache, uid_t uid) {
-        MnUserCacheEntry tmp = {}, *e = &tmp;
+        /* Without a cache the answer is kept here, as getpwuid() keeps its own. */
+        static MnUserCacheEntry single;
+        MnUserCacheEntry *e = &single;
 
         if (cache) {
                 for (size_t i = 0; i < MN_USER_CACHE_SIZE; i++)
@@ -129,12 +131,6 @@ const char *mn_user_name(MnProcCache *cache, uid_t uid) {
                         memcpy(e->name, res->pw_name, n + 1);
                         e->known = true;
                 }
-        }
-        if (!cache && e->known) {
-                /* No cache to hold the answer: keep it in a static buffer, as getpwuid() does. */
-                static char name[MN_USER_NAME_MAX];
-                memcpy(name, e->name, sizeof(name));
-                return name;
         }
         return e->known ? e->name : NULL;
 }

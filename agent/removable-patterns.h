@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define MN_REMOVABLE_PATTERNS_MAX 32 /* patterns in one list */
+#define MN_REMOVABLE_PATTERNS_MAX 64 /* patterns in one list (agent.conf allows as many) */
 #define MN_REMOVABLE_PATTERN_MAX  64 /* bytes in one pattern */
 #define MN_REMOVABLE_LIST_MAX     4096 /* bytes in the list as written in agent.conf */
 

@@ -184,7 +184,24 @@ static bool decision_changed(const Tracked *t) {
 static int decide_raw(UsbWatch *w, Tracked *t, int64_t today) {
         free(t->raw_blocked);
         t->raw_blocked = NULL;
-        return mn_device_decide(t->dev, w->m->policy, subject(w), today, &t->raw, &t->raw_blocked);
+        int r = mn_device_decide(t->dev, w->m->policy, subject(w), today, &t->raw, &t->raw_blocked);
+        if (r < 0)
+                return r;
+        /* A granted exception ticket overrides the policy for its one device, for its window. */
+        const Exception *e = manager_exception_for(w->m, t->dev);
+        if (e) {
+                bool storage = t->dev->classes & USB_CLASS_BIT(USB_CLASS_STORAGE);
+                t->raw = (PolicyDecision) {
+                        .verdict = !storage ? VERDICT_ALLOW : e->access == MEDIA_READ_ONLY ? VERDICT_READ_ONLY
+                                                                                           : VERDICT_READ_WRITE,
+                        .storage = e->access,
+                        .rule = e->rule,
+                        .reason = "exception ticket",
+                };
+                for (size_t k = 0; k < t->dev->n_interfaces; k++)
+                        t->raw_blocked[k] = false;
+        }
+        return 0;
 }
 
 /* Runs the guard over every device's raw decision; t->dec/t->blocked get the result. */
@@ -335,6 +352,7 @@ static void device_removed(UsbWatch *w, const char *syspath) {
         json_object_object_add(mg, "connected_seconds",
                                json_object_new_uint64((mn_now_usec() - t->connected_usec) / 1000000u));
         manager_log(w->m, ev, w->subject ? w->subject_uid : (uid_t) -1, NULL);
+        manager_exception_device_removed(w->m, t->dev);
         tracked_free(t);
         memmove(w->devices + idx, w->devices + idx + 1, (w->n_devices - idx - 1) * sizeof(Tracked *));
         w->n_devices--;

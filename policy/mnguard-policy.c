@@ -9,6 +9,7 @@
 #include "policy-json.h"
 #include "policy-load.h"
 #include "sign-io.h"
+#include "ticket.h"
 
 static void help(void) {
         printf("Usage: mnguard-policy [OPTIONS] VERB [ARGS]\n"
@@ -21,6 +22,9 @@ static void help(void) {
                "  keygen PREFIX      Make a signing key pair: PREFIX.key (secret, 0600) and PREFIX.pub\n"
                "  sign FILE --key KEY [-o SIG]\n"
                "                     Sign a policy (its exact bytes); SIG defaults to FILE.sig\n"
+               "  ticket --key KEY --host HOSTID --device VVVV:PPPP:SERIAL --access read-only|read-write\n"
+               "         --from TIME --until TIME [--reason TEXT] [-o FILE]\n"
+               "                     Issue a signed exception ticket for one device on one host\n"
                "  verify FILE SIG --key PUB\n"
                "                     Check a policy's signature against trusted public keys (PUB may hold several)\n"
                "\n"
@@ -125,6 +129,8 @@ int main(int argc, char **argv) {
                 return verb_sign(vargc, vargv, SIGN_CONTEXT_POLICY, true);
         if (streq(verb, "verify"))
                 return verb_verify(vargc, vargv, SIGN_CONTEXT_POLICY, true);
+        if (streq(verb, "ticket"))
+                return verb_ticket(vargc, vargv);
         if (streq(verb, "help")) {
                 help();
                 return 0;

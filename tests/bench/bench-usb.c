@@ -22,17 +22,21 @@
  * insert and coldplug must run under umockdev-wrapper (LD_PRELOAD with libumockdev-preload). USBGuard
  * runs its production "uevent" backend with usbguard-uevent-shim.so in front of umockdev's preload (see
  * that file for why). Paths: $MNGUARDD, $USBGUARD_DAEMON, $BENCH_USBGUARD_SHIM override the built-in
- * ones. The harness pins itself to the last CPU and the daemons to the others (when there are >= 2). */
+ * ones; $BENCH_KEEP=1 keeps the daemons' directories (logs). The harness pins itself to the last CPU and the daemons to the others (when there are >= 2). */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -81,103 +85,106 @@ static const char *usbguard_rules =
 /* root hub: device 1d6b:0002, one hub interface, one interrupt endpoint */
 static const char *hub_desc =
         "12010002090001406b1d020001060302010109021900010100e0000904000001090000000705810304000c";
-/* stick: 0781:5581, one configuration, interface 08/06/50 with bulk in/out */
+/* stick: 0781:5581, one configuration, interface 08/06/50 with bulk in/out. Its record has what the
+ * kernel shows for such a stick, including port/connect_type: USBGuard waits up to ~30 ms for that
+ * attribute on every non-controller device ("port/connect_type is empty ... after waiting"). */
 static const char *stick_desc =
         "12010002000000408107815500010102030109022000010100803209040000020806500007058102000200070502020002"
         "00";
 
-static const char *hub_record =
-        "P: /devices/pci0000:00/0000:00:14.0\n"
-        "E: SUBSYSTEM=pci\n"
-        "E: DRIVER=xhci_hcd\n"
-        "E: PCI_CLASS=C0330\n"
-        "A: class=0x0c0330\n"
-        "A: vendor=0x8086\n"
-        "A: device=0xa36d\n"
-        "\n"
-        "P: " HUB "\n"
-        "E: SUBSYSTEM=usb\n"
-        "E: DEVTYPE=usb_device\n"
-        "E: DRIVER=usb\n"
-        "E: PRODUCT=1d6b/2/601\n"
-        "E: TYPE=9/0/1\n"
-        "E: BUSNUM=001\n"
-        "E: DEVNUM=001\n"
+#define HUB_RECORD \
+        "P: /devices/pci0000:00/0000:00:14.0\n" \
+        "E: SUBSYSTEM=pci\n" \
+        "E: DRIVER=xhci_hcd\n" \
+        "E: PCI_CLASS=C0330\n" \
+        "A: class=0x0c0330\n" \
+        "A: vendor=0x8086\n" \
+        "A: device=0xa36d\n" \
+        "\n" \
+        "P: " HUB "\n" \
+        "E: SUBSYSTEM=usb\n" \
+        "E: DEVTYPE=usb_device\n" \
+        "E: DRIVER=usb\n" \
+        "E: PRODUCT=1d6b/2/601\n" \
+        "E: TYPE=9/0/1\n" \
+        "E: BUSNUM=001\n" \
+        "E: DEVNUM=001\n" \
+        "A: authorized=1\n" \
+        "A: authorized_default=1\n" \
+        "A: bDeviceClass=09\n" \
+        "A: bDeviceProtocol=01\n" \
+        "A: bDeviceSubClass=00\n" \
+        "A: bNumInterfaces= 1\n" \
+        "A: bConfigurationValue=1\n" \
+        "A: bcdDevice=0601\n" \
+        "A: busnum=1\n" \
+        "A: devnum=1\n" \
+        "A: idProduct=0002\n" \
+        "A: idVendor=1d6b\n" \
+        "A: manufacturer=Linux xhci-hcd\n" \
+        "A: maxchild=12\n" \
+        "A: product=xHCI Host Controller\n" \
+        "A: serial=0000:00:14.0\n" \
+        "A: speed=480\n" \
+        "A: version= 2.00\n" \
+        "H: descriptors=%s\n" \
+        "\n" \
+        "P: " HUB "/1-0:1.0\n" \
+        "E: SUBSYSTEM=usb\n" \
+        "E: DEVTYPE=usb_interface\n" \
+        "E: DRIVER=hub\n" \
+        "E: INTERFACE=9/0/0\n" \
+        "E: PRODUCT=1d6b/2/601\n" \
+        "E: TYPE=9/0/1\n" \
+        "A: bAlternateSetting= 0\n" \
+        "A: bInterfaceClass=09\n" \
+        "A: bInterfaceNumber=00\n" \
+        "A: bInterfaceProtocol=00\n" \
+        "A: bInterfaceSubClass=00\n" \
+        "A: bNumEndpoints=01\n" \
         "A: authorized=1\n"
-        "A: authorized_default=1\n"
-        "A: bDeviceClass=09\n"
-        "A: bDeviceProtocol=01\n"
-        "A: bDeviceSubClass=00\n"
-        "A: bNumInterfaces= 1\n"
-        "A: bConfigurationValue=1\n"
-        "A: bcdDevice=0601\n"
-        "A: busnum=1\n"
-        "A: devnum=1\n"
-        "A: idProduct=0002\n"
-        "A: idVendor=1d6b\n"
-        "A: manufacturer=Linux xhci-hcd\n"
-        "A: maxchild=12\n"
-        "A: product=xHCI Host Controller\n"
-        "A: serial=0000:00:14.0\n"
-        "A: speed=480\n"
-        "A: version= 2.00\n"
-        "H: descriptors=%s\n"
-        "\n"
-        "P: " HUB "/1-0:1.0\n"
-        "E: SUBSYSTEM=usb\n"
-        "E: DEVTYPE=usb_interface\n"
-        "E: DRIVER=hub\n"
-        "E: INTERFACE=9/0/0\n"
-        "E: PRODUCT=1d6b/2/601\n"
-        "E: TYPE=9/0/1\n"
-        "A: bAlternateSetting= 0\n"
-        "A: bInterfaceClass=09\n"
-        "A: bInterfaceNumber=00\n"
-        "A: bInterfaceProtocol=00\n"
-        "A: bInterfaceSubClass=00\n"
-        "A: bNumEndpoints=01\n"
-        "A: authorized=1\n";
 
-static const char *stick_record =
-        "P: " HUB "/1-%1$d\n"
-        "E: SUBSYSTEM=usb\n"
-        "E: DEVTYPE=usb_device\n"
-        "E: DRIVER=usb\n"
-        "E: PRODUCT=781/5581/100\n"
-        "E: TYPE=0/0/0\n"
-        "E: BUSNUM=001\n"
-        "E: DEVNUM=%2$03d\n"
-        "A: authorized=1\n"
-        "A: bDeviceClass=00\n"
-        "A: bDeviceProtocol=00\n"
-        "A: bDeviceSubClass=00\n"
-        "A: bNumInterfaces= 1\n"
-        "A: bConfigurationValue=1\n"
-        "A: bcdDevice=0100\n"
-        "A: busnum=1\n"
-        "A: devnum=%2$d\n"
-        "A: idProduct=5581\n"
-        "A: idVendor=0781\n"
-        "A: manufacturer=SanDisk\n"
-        "A: product=Cruzer Blade\n"
-        "A: serial=BENCH%1$08d\n"
-        "A: speed=480\n"
-        "A: version= 2.00\n"
-        "H: descriptors=%3$s\n"
-        "\n"
-        "P: " HUB "/1-%1$d/1-%1$d:1.0\n"
-        "E: SUBSYSTEM=usb\n"
-        "E: DEVTYPE=usb_interface\n"
-        "E: INTERFACE=8/6/80\n"
-        "E: PRODUCT=781/5581/100\n"
-        "E: TYPE=0/0/0\n"
-        "A: authorized=1\n"
-        "A: bAlternateSetting= 0\n"
-        "A: bInterfaceClass=08\n"
-        "A: bInterfaceNumber=00\n"
-        "A: bInterfaceProtocol=50\n"
-        "A: bInterfaceSubClass=06\n"
-        "A: bNumEndpoints=02\n";
+#define STICK_RECORD \
+        "P: " HUB "/1-%1$d\n" \
+        "E: SUBSYSTEM=usb\n" \
+        "E: DEVTYPE=usb_device\n" \
+        "E: DRIVER=usb\n" \
+        "E: PRODUCT=781/5581/100\n" \
+        "E: TYPE=0/0/0\n" \
+        "E: BUSNUM=001\n" \
+        "E: DEVNUM=%2$03d\n" \
+        "A: authorized=1\n" \
+        "A: bDeviceClass=00\n" \
+        "A: bDeviceProtocol=00\n" \
+        "A: bDeviceSubClass=00\n" \
+        "A: bNumInterfaces= 1\n" \
+        "A: bConfigurationValue=1\n" \
+        "A: bcdDevice=0100\n" \
+        "A: busnum=1\n" \
+        "A: devnum=%2$d\n" \
+        "A: idProduct=5581\n" \
+        "A: idVendor=0781\n" \
+        "A: manufacturer=SanDisk\n" \
+        "A: product=Cruzer Blade\n" \
+        "A: serial=BENCH%1$08d\n" \
+        "A: speed=480\n" \
+        "A: version= 2.00\n" \
+        "H: descriptors=%3$s\n" \
+        "A: port/connect_type=hotplug\n" \
+        "\n" \
+        "P: " HUB "/1-%1$d/1-%1$d:1.0\n" \
+        "E: SUBSYSTEM=usb\n" \
+        "E: DEVTYPE=usb_interface\n" \
+        "E: INTERFACE=8/6/80\n" \
+        "E: PRODUCT=781/5581/100\n" \
+        "E: TYPE=0/0/0\n" \
+        "A: authorized=1\n" \
+        "A: bAlternateSetting= 0\n" \
+        "A: bInterfaceClass=08\n" \
+        "A: bInterfaceNumber=00\n" \
+        "A: bInterfaceProtocol=50\n" \
+        "A: bInterfaceSubClass=06\n" \
+        "A: bNumEndpoints=02\n"
 
 /* ---- small helpers ---- */
 
@@ -314,7 +321,7 @@ static uint64_t sum_tasks(pid_t pid, const char *field, unsigned *ret_threads) {
                 if (e->d_name[0] == '.')
                         continue;
                 threads++;
-                char p[160], line[256];
+                char p[320], line[256];
                 bool sched = strcmp(field, "schedstat") == 0;
                 snprintf(p, sizeof(p), "/proc/%d/task/%s/%s", (int) pid, e->d_name, sched ? "schedstat" : "status");
                 FILE *f = fopen(p, "re");
@@ -388,7 +395,7 @@ static void bed_new(Bed *b) {
         b->tb = umockdev_testbed_new();
         b->root = umockdev_testbed_get_root_dir(b->tb);
         b->sys = umockdev_testbed_get_sys_dir(b->tb);
-        char *rec = xasprintf(hub_record, hub_desc);
+        char *rec = xasprintf(HUB_RECORD, hub_desc);
         GError *error = NULL;
         if (!umockdev_testbed_add_from_string(b->tb, rec, &error))
                 die("cannot add the root hub: %s", error ? error->message : "?");
@@ -403,7 +410,7 @@ static void bed_free(Bed *b) {
 }
 
 static void bed_add_stick(Bed *b, int port) {
-        char *rec = xasprintf(stick_record, port, port % 126 + 2, stick_desc);
+        char *rec = xasprintf(STICK_RECORD, port, port % 126 + 2, stick_desc);
         GError *error = NULL;
         if (!umockdev_testbed_add_from_string(b->tb, rec, &error))
                 die("cannot add stick %d: %s", port, error ? error->message : "?");
@@ -660,8 +667,10 @@ static void daemon_stop(Daemon *d, bool keep_dir) {
         }
         if (d->notify_fd >= 0)
                 close(d->notify_fd);
-        if (!keep_dir)
+        if (!keep_dir && !getenv("BENCH_KEEP"))
                 rm_rf(d->base);
+        else
+                fprintf(stderr, "bench-usb: kept %s\n", d->base);
         free(d->base);
         d->base = NULL;
 }
@@ -670,7 +679,7 @@ static void daemon_stop(Daemon *d, bool keep_dir) {
  * ret_sweep: the longest pass over the pending paths (the resolution of the result). */
 static uint64_t wait_all_zero(char **paths, size_t n, uint64_t timeout_ns, Daemon *d, uint64_t *ret_sweep) {
         size_t *pending = malloc(n * sizeof(size_t)), left = n;
-        uint64_t deadline = now_ns() + timeout_ns, done = 0, sweep = 0;
+        uint64_t deadline = now_ns() + timeout_ns, done = 0, sweep = 0, passes = 0;
         for (size_t i = 0; i < n; i++)
                 pending[i] = i;
         while (left > 0) {
@@ -687,7 +696,7 @@ static uint64_t wait_all_zero(char **paths, size_t n, uint64_t timeout_ns, Daemo
                 uint64_t t1 = now_ns();
                 if (t1 - t0 > sweep)
                         sweep = t1 - t0;
-                if (left > 0 && (t1 & 0x3ff) == 0)
+                if (left > 0 && ++passes % 1000 == 0)
                         daemon_check_alive(d);
         }
         free(pending);
@@ -846,8 +855,8 @@ static int run_coldplug(Kind kind, int n, int runs) {
         double *rmany = calloc((size_t) runs, sizeof(double)), *rone = calloc((size_t) runs, sizeof(double));
         double sweep = 0;
         Coldplug c = {}, last = {};
-        /* Interleaved, so that drift of the machine hits both alike. The 1-stick run uses stick 1 only:
-         * the others stay present but are not watched... so it gets its own testbed below. */
+        /* The baseline: a testbed with one stick. Runs are interleaved so that drift of the machine hits
+         * both alike. */
         Bed b1;
         bed_new(&b1);
         bed_add_stick(&b1, 1);

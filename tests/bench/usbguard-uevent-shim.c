@@ -18,7 +18,9 @@
  *
  * It must come BEFORE libumockdev-preload.so in LD_PRELOAD: umockdev calls libc directly, so a shim after
  * it would never see the call. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <stdint.h>

@@ -37,7 +37,9 @@ media:
 {extra}"""
 
 
-class UsbDaemon(DaemonTestCase):
+class UsbTestBase(DaemonTestCase):
+    """A testbed with the demo devices and helpers; no tests of its own."""
+
     def setUp(self):
         super().setUp()
         self.tb = UMockdev.Testbed.new()
@@ -80,6 +82,9 @@ class UsbDaemon(DaemonTestCase):
             ["DEVTYPE", "usb_interface"])
         return dev
 
+
+
+class UsbDaemon(UsbTestBase):
     def test_coldplug(self):
         d = self.start()
         # decided before READY=1: no waiting needed
