@@ -177,7 +177,10 @@ static int open_node(dev_t devnum, const char *name) {
         return fd;
 }
 
-static void node_set(int fd, bool read_only, MnBlockRoNode *node) {
+/* force: issue BLKROSET even when BLKROGET already says so. A partition of a read-only disk reads
+ * as read-only whatever its own flag: set its own too, so that it stays read-only if someone clears
+ * the disk's. */
+static void node_set(int fd, bool read_only, bool force, MnBlockRoNode *node) {
         bool v;
         int r;
 
@@ -187,7 +190,7 @@ static void node_set(int fd, bool read_only, MnBlockRoNode *node) {
                 return;
         }
         node->before = node->after = v;
-        if (v == read_only)
+        if (v == read_only && !force)
                 return;
 
         int want = read_only;
@@ -202,7 +205,7 @@ static void node_set(int fd, bool read_only, MnBlockRoNode *node) {
                 return;
         }
         node->after = v;
-        node->changed = v == read_only;
+        node->changed = v == read_only && node->before != v;
         if (v != read_only)
                 node->error = -EIO;
 }
@@ -251,7 +254,7 @@ static int set_partitions(int sysfd, bool read_only, MnBlockRoResult *res) {
                         node->error = node_fd;
                         continue;
                 }
-                node_set(node_fd, read_only, node);
+                node_set(node_fd, read_only, read_only, node);
         }
         return 0;
 }
@@ -275,7 +278,7 @@ int mn_block_set_read_only_fd(int fd, bool read_only, MnBlockRoResult *ret) {
         /* The disk first: once it is read-only, a partition that appears meanwhile is too (the kernel
          * checks the disk's flag as well as the partition's). */
         MnBlockRoNode *node = result_add(ret, st.st_rdev, name, partition);
-        node_set(fd, read_only, node);
+        node_set(fd, read_only, false, node);
         r = node->error;
 
         if (sysfd >= 0 && !partition) {

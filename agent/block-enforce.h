@@ -27,7 +27,8 @@ typedef struct MnBlockRoNode {
         bool partition;
         int before;   /* 1 read-only, 0 writable, -1 unknown (could not open or read) */
         int after;    /* the same, read back after the change */
-        bool changed; /* BLKROSET was issued and took effect */
+        bool changed; /* the state changed (a partition of a disk made read-only first reads as
+                       * read-only already: its own flag is set all the same, changed stays false) */
         int error;    /* 0, or the negative errno of open/ioctl, -EIO when the read-back differs */
 } MnBlockRoNode;
 
@@ -45,9 +46,10 @@ int mn_block_get_read_only_fd(int fd, bool *ret);
 /* The same through the node's path. */
 int mn_block_get_read_only(const char *devnode, bool *ret);
 
-/* Sets (or clears) the read-only flag on the disk devnode refers to and every partition of it.
+/* Sets (or clears) the read-only flag on the disk devnode refers to, then on every partition of it
+ * (the disk first: from then on every partition is read-only, also one that appears meanwhile).
  * devnode naming a partition sets that partition only. A node already in the wanted state is not
- * changed. *ret is filled whether or not an error is returned. Returns 0 when every node holds the
+ * changed, except that partitions always get their own flag when read_only is set. *ret is filled whether or not an error is returned. Returns 0 when every node holds the
  * wanted state, -ENOTBLK when devnode is not a block device, or the first node's error. */
 int mn_block_set_read_only(const char *devnode, bool read_only, MnBlockRoResult *ret);
 /* The same from an fd on the disk (or partition) node, opened by the caller. */

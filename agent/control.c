@@ -364,12 +364,26 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
         return 0;
 }
 
+/* Events that concern no particular user and that every local user may see anyway: the policy put in
+ * force (its serial and name are in "status" for anyone) and the devices on the seat (their attributes
+ * are world-readable in sysfs). The daemon cannot always tell who sits at the terminal (no logind, or
+ * nobody active): whoever does is still told about the stick they plugged. */
+static bool event_is_seat_wide(json_object *event) {
+        json_object *ev, *action;
+        if (!json_object_object_get_ex(event, "event", &ev) || !json_object_object_get_ex(ev, "action", &action) ||
+            !json_object_is_type(action, json_type_string))
+                return false;
+        const char *a = json_object_get_string(action);
+        return streq(a, "policy-applied") || strncmp(a, "device-", 7) == 0;
+}
+
 void control_server_broadcast(ControlServer *s, json_object *event, uid_t uid) {
         json_object *msg = json_object_new_object();
+        bool everyone = uid == (uid_t) -1 && event_is_seat_wide(event);
         json_object_object_add(msg, "event", json_object_get(event));
         for (ControlClient *c = s->clients, *next; c; c = next) {
                 next = c->next;
-                if (!c->subscribed || c->closing || (c->cred.uid != uid && c->cred.uid != 0))
+                if (!c->subscribed || c->closing || (c->cred.uid != uid && c->cred.uid != 0 && !everyone))
                         continue;
                 control_client_send(c, msg);
                 client_update_events(c);

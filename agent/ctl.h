@@ -23,6 +23,7 @@ int verb_events(int argc, char *argv[], const CtlGlobals *g);
 int verb_verify(int argc, char *argv[], const CtlGlobals *g);
 int verb_export(int argc, char *argv[], const CtlGlobals *g);
 int verb_note(int argc, char *argv[], const CtlGlobals *g);
+int verb_print(int argc, char *argv[], const CtlGlobals *g); /* ctl-print.c */
 int verb_policy(int argc, char *argv[], const CtlGlobals *g);
 int verb_exception(int argc, char *argv[], const CtlGlobals *g);
 

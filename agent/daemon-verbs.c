@@ -256,7 +256,8 @@ static int verb_print_job(ControlClient *c, json_object *req, void *userdata) {
                                                   "format, sha256, job_id, copies, pages");
 
         _cleanup_(mn_subject_freep) MnSubject *subject = NULL;
-        if (user && mn_subject_new(user, &subject) < 0)
+        /* A CUPS user name is the submitter's claim: all digits ("0") is not taken for a uid. */
+        if (user && user[strspn(user, "0123456789")] && mn_subject_new(user, &subject) < 0)
                 subject = NULL; /* unknown user: decided as nobody, so user rules do not apply */
 
         uint64_t total = pages && copies ? pages * copies : pages;

@@ -2,11 +2,11 @@
 add_library(mnguard-daemon STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/agent-conf.c
   ${CMAKE_CURRENT_SOURCE_DIR}/control.c
-  ${CMAKE_CURRENT_SOURCE_DIR}/event.c
   ${CMAKE_CURRENT_SOURCE_DIR}/host-id.c
   ${CMAKE_CURRENT_SOURCE_DIR}/manager.c
   ${CMAKE_CURRENT_SOURCE_DIR}/manager-exceptions.c
   ${CMAKE_CURRENT_SOURCE_DIR}/usb-watch.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/media-watch.c
   ${CMAKE_CURRENT_SOURCE_DIR}/daemon-verbs.c)
 target_include_directories(mnguard-daemon PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(mnguard-daemon PUBLIC mnguard-agent mnguard-journal mnguard-policy-io mnguard-sign
@@ -19,4 +19,4 @@ target_link_libraries(mnguard-daemon PUBLIC mnguard-exception)
 
 add_executable(mnguardd ${CMAKE_CURRENT_SOURCE_DIR}/mnguardd.c)
 target_link_libraries(mnguardd PRIVATE mnguard-daemon)
-install(TARGETS mnguardd RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
+install(TARGETS mnguardd RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR} COMPONENT agent)

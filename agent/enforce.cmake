@@ -12,7 +12,7 @@ add_executable(mnguard-udev
   ${CMAKE_CURRENT_LIST_DIR}/mnguard-udev.c
   ${CMAKE_CURRENT_LIST_DIR}/udev-helper.c)
 target_link_libraries(mnguard-udev PRIVATE mnguard-agent mnguard-policy-io PkgConfig::SYSTEMD)
-install(TARGETS mnguard-udev RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/mnguard)
+install(TARGETS mnguard-udev RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/mnguard COMPONENT agent)
 
 # The udev rule, naming mnguard-udev where it is installed (installer/udev/70-mnguard.rules says
 # /usr/libexec/mnguard/mnguard-udev).
@@ -23,4 +23,4 @@ file(READ ${_mnguard_rules_src} _mnguard_rules)
 string(REPLACE "/usr/libexec/mnguard/mnguard-udev" "${CMAKE_INSTALL_FULL_LIBEXECDIR}/mnguard/mnguard-udev"
        _mnguard_rules "${_mnguard_rules}")
 file(CONFIGURE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/70-mnguard.rules CONTENT "${_mnguard_rules}" @ONLY)
-install(FILES ${CMAKE_CURRENT_BINARY_DIR}/70-mnguard.rules DESTINATION ${MNGUARD_UDEV_RULES_DIR})
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/70-mnguard.rules DESTINATION ${MNGUARD_UDEV_RULES_DIR} COMPONENT agent)

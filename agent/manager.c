@@ -17,6 +17,7 @@
 #include "sign-io.h"
 #include "snapshot.h"
 #include "strutil.h"
+#include "media-watch.h"
 #include "usb-watch.h"
 
 /* What an agent enforces with no policy at all: the parser's fail-closed defaults. */
@@ -52,6 +53,8 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         m->usb = usb_watch_free(m->usb);
+        m->media = media_watch_free(m->media);
+        mn_removable_patterns_clear(&m->patterns);
         manager_exceptions_free(m);
         m->control = control_server_free(m->control);
         m->journal = journal_close(m->journal);
@@ -519,12 +522,30 @@ int manager_startup(Manager *m) {
         if (m->identity.created)
                 json_object_object_add(mg, "first_start", json_object_new_boolean(true));
         manager_log(m, ev, (uid_t) -1, NULL);
+        for (size_t i = 0; i < m->conf.n_removable_patterns; i++)
+                if (mn_removable_patterns_add(&m->patterns, m->conf.removable_patterns[i]) < 0)
+                        log_warning("agent.conf: removable-media pattern '%s' is not valid, ignoring it.",
+                                    m->conf.removable_patterns[i]);
+        r = media_watch_new(m, &m->media);
+        if (r < 0) {
+                log_warning_errno(r, "Block-layer enforcement (read-only media, mount guard, write audit) is not "
+                                  "available: %m. USB enforcement goes on.");
+                json_object *dev = mn_event_new("enforcement-degraded", MN_OUTCOME_FAILURE,
+                                                "block layer unavailable (fanotify)");
+                mn_event_set_string(mn_event_section(dev, "mnguard"), "error", strerror(-r));
+                manager_log(m, dev, (uid_t) -1, NULL);
+        }
         r = usb_watch_new(m, &m->usb);
         if (r < 0)
                 return log_error_errno(r, "Cannot watch devices: %m");
         r = usb_watch_coldplug(m->usb);
         if (r < 0)
                 return r;
+        if (m->media) {
+                r = media_watch_start(m->media);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot start the mount guard: %m");
+        }
 
         r = sd_event_add_post(m->event, &m->post_source, on_post, m);
         if (r < 0)

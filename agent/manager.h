@@ -14,6 +14,7 @@
 #include "host-id.h"
 #include "journal.h"
 #include "policy.h"
+#include "removable-patterns.h"
 #include "sign.h"
 
 #define MANAGER_CONFIG_DIR_DEFAULT  "/etc/mnguard"
@@ -48,6 +49,8 @@ typedef struct Manager {
         Journal *journal;
         ControlServer *control;
         struct UsbWatch *usb;
+        struct MediaWatch *media;       /* NULL when fanotify is not available (not root) */
+        MnRemovablePatterns patterns;   /* agent.conf removable-media */
 
         Policy *policy;
         char *policy_bytes; /* the exact validated bytes of the policy in force */

@@ -21,6 +21,7 @@ static const Verb verbs[] = {
         { "verify", verb_verify, "Walk the journal's hash chain; name the first broken record" },
         { "export", verb_export, "Evidence export: NDJSON records and a manifest" },
         { "note", verb_note, "Record an admin note in the journal (root)" },
+        { "print", verb_print, "CUPS queues behind mnguard: wrap, unwrap, status, check" },
         { "exception", verb_exception, "Grant a signed exception ticket (root)" },
         { "policy", verb_policy, "Import a signed policy (offline terminals); dry-run a policy" },
 };

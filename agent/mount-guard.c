@@ -20,8 +20,8 @@
 #include "proc-info.h"
 
 #define MOUNTINFO_PATH "/proc/self/mountinfo"
-/* Permission events read at once; each holds an fd until answered. */
-#define PERM_BUF_SIZE  (16 * 1024)
+/* Permission events read at once (24 bytes each); each holds an fd until answered. */
+#define PERM_BUF_SIZE  4096
 /* Reads per wakeup before other sources get their turn. */
 #define PERM_READS_MAX 64
 /* What a blocked filesystem denies: every open (files and directories) and every read through an fd
@@ -38,7 +38,8 @@ typedef struct BlockedDevice {
 typedef struct BlockedMount {
         uint64_t id;
         unsigned attempts;
-        bool done; /* detached (or gone) */
+        bool done;     /* detached (or gone) */
+        bool reported; /* the caller was told it was mounted (it was blocked later): tell it it went */
 } BlockedMount;
 
 /* A blocked filesystem whose denials are counted. */
@@ -282,7 +283,7 @@ static void record_set_mount(DenyRecord *r, const MnMountInfo *m, const BlockedD
 
 /* --- denying and detaching --- */
 
-static int block_mount(MnMountGuard *g, const MnMountInfo *m, BlockedDevice *b, uint64_t seen) {
+static int block_mount(MnMountGuard *g, const MnMountInfo *m, BlockedDevice *b, uint64_t seen, bool reported) {
         MnMountBlocked res = { .mount = *m, .blocked = b->devnum, .seen_usec = seen };
         _cleanup_close_ int fd = -EBADF;
         BlockedMount *bm;
@@ -291,6 +292,7 @@ static int block_mount(MnMountGuard *g, const MnMountInfo *m, BlockedDevice *b, 
 
         bm = blocked_mount_add(g, m->id);
         bm->attempts++;
+        bm->reported |= reported;
         DenyRecord *r = record_get(g, m->devnum);
         record_set_mount(r, m, b);
 
@@ -376,7 +378,7 @@ static void handle_mount(MnMountGuard *g, struct libmnt_fs *fs, bool coldplug, b
         g->stats.mounts_seen++;
         b = blocked_for(g, m.devnum, m.source_devnum);
         if (b)
-                (void) block_mount(g, &m, b, seen);
+                (void) block_mount(g, &m, b, seen, false);
         else if (report && g->o.mounted)
                 g->o.mounted(&m, g->o.userdata);
 }
@@ -429,8 +431,9 @@ static int rescan(MnMountGuard *g, bool coldplug, uint64_t seen) {
         }
 
         g->stats.table_changes++;
-        /* New mounts, and blocked ones still there that a try did not detach. */
-        while (mnt_table_next_fs(tb, itr, &fs) == 0) {
+        /* New mounts, and blocked ones still there that a try did not detach. Past
+         * MN_MOUNT_GUARD_MAX_MOUNTS entries (the ids kept), the rest of the table is not looked at. */
+        for (size_t k = 0; k < n_ids && mnt_table_next_fs(tb, itr, &fs) == 0; k++) {
                 uint64_t id = (uint64_t) mnt_fs_get_id(fs);
                 BlockedMount *bm = blocked_mount_find(g, id);
 
@@ -444,15 +447,17 @@ static int rescan(MnMountGuard *g, bool coldplug, uint64_t seen) {
         /* Mounts gone: tell the caller about those it was told about. */
         if (g->table) {
                 mnt_reset_iter(itr, MNT_ITER_FORWARD);
-                while (mnt_table_next_fs(g->table, itr, &fs) == 0) {
+                for (size_t k = 0; k < g->n_ids && mnt_table_next_fs(g->table, itr, &fs) == 0; k++) {
                         uint64_t id = (uint64_t) mnt_fs_get_id(fs);
                         BlockedMount *bm;
 
                         if (ids_contain(ids, n_ids, id))
                                 continue;
                         if ((bm = blocked_mount_find(g, id))) {
+                                bool reported = bm->reported;
                                 blocked_mount_remove(g, bm);
-                                continue;
+                                if (!reported)
+                                        continue;
                         }
                         if (g->o.unmounted) {
                                 MnMountInfo m;
@@ -542,7 +547,8 @@ static void handle_perm(MnMountGuard *g, const struct fanotify_event_metadata *e
         }
         if (!r->has_sample) {
                 char link[64], target[PATH_MAX];
-                (void) mn_proc_cache_get(&g->procs, ev->pid, &r->sample);
+                MnProcInfo buf;
+                r->sample = *mn_proc_cache_get(&g->procs, ev->pid, &buf);
                 r->has_sample = true;
                 (void) snprintf(link, sizeof(link), "/proc/self/fd/%d", ev->fd);
                 ssize_t n = readlink(link, target, sizeof(target) - 1);
@@ -560,7 +566,7 @@ static void handle_perm(MnMountGuard *g, const struct fanotify_event_metadata *e
 
 static int on_fanotify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         MnMountGuard *g = userdata;
-        _Alignas(struct fanotify_event_metadata) char buf[PERM_BUF_SIZE];
+        char buf[PERM_BUF_SIZE];
 
         for (unsigned k = 0; k < PERM_READS_MAX; k++) {
                 ssize_t n = read(g->fan_fd, buf, sizeof(buf));
@@ -571,15 +577,19 @@ static int on_fanotify(sd_event_source *s, int fd, uint32_t revents, void *userd
                 }
                 if (n == 0)
                         break;
-                struct fanotify_event_metadata *ev = (struct fanotify_event_metadata *) buf;
-                for (; FAN_EVENT_OK(ev, n); ev = FAN_EVENT_NEXT(ev, n)) {
-                        if (ev->fd < 0)
+                for (size_t off = 0; off + FAN_EVENT_METADATA_LEN <= (size_t) n;) {
+                        struct fanotify_event_metadata ev;
+                        memcpy(&ev, buf + off, sizeof(ev));
+                        if (ev.event_len < FAN_EVENT_METADATA_LEN || ev.event_len > (size_t) n - off)
+                                break;
+                        off += ev.event_len;
+                        if (ev.fd < 0)
                                 continue; /* FAN_NOFD: an overflow; permission events never overflow */
-                        if (ev->vers == FANOTIFY_METADATA_VERSION && (ev->mask & (FAN_OPEN_PERM | FAN_ACCESS_PERM)))
-                                handle_perm(g, ev);
+                        if (ev.vers == FANOTIFY_METADATA_VERSION && (ev.mask & (FAN_OPEN_PERM | FAN_ACCESS_PERM)))
+                                handle_perm(g, &ev);
                         else
-                                answer(g, ev->fd, FAN_DENY);
-                        close(ev->fd);
+                                answer(g, ev.fd, FAN_DENY);
+                        close(ev.fd);
                 }
         }
         return 0;
@@ -703,8 +713,9 @@ int mn_mount_guard_block_device(MnMountGuard *g, dev_t devnum, const char *rule)
                         if (bm && bm->done)
                                 continue;
                         mount_info_from_fs(fs, true, &m);
+                        /* Not blocked at first sight: the caller was told about it. */
                         if (m.target && blocked_for(g, m.devnum, m.source_devnum) == b)
-                                (void) block_mount(g, &m, b, seen);
+                                (void) block_mount(g, &m, b, seen, !bm);
                 }
                 mnt_free_iter(itr);
         }

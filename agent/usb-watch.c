@@ -15,6 +15,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "media-watch.h"
 #include "policy-load.h"
 #include "subject.h"
 #include "usb-enforce.h"
@@ -247,6 +248,9 @@ static void enforce_one(UsbWatch *w, Tracked *t, bool force_record) {
         }
         if (r == -ENODEV)
                 return; /* unplugged meanwhile: the remove event follows */
+        /* the block layer: read-only flag, mount guard, write audit */
+        if (w->m->media)
+                media_watch_apply(w->m->media, t->dev, &t->dec);
         if (force_record || decision_changed(t) || (usb && res.changed))
                 record_decision(w, t, usb ? &res : NULL, r);
 }
@@ -316,7 +320,7 @@ int usb_watch_redecide_all(UsbWatch *w, const char *why) {
 int usb_watch_coldplug(UsbWatch *w) {
         MnDevice **v = NULL;
         size_t n = 0;
-        int r = mn_devices_enumerate(w->udev, &v, &n);
+        int r = mn_devices_enumerate_with_patterns(w->udev, &w->m->patterns, &v, &n);
         if (r < 0)
                 return log_error_errno(r, "Cannot enumerate devices: %m");
         for (size_t i = 0; i < n; i++) {
@@ -351,6 +355,8 @@ static void device_removed(UsbWatch *w, const char *syspath) {
         }
         json_object_object_add(mg, "connected_seconds",
                                json_object_new_uint64((mn_now_usec() - t->connected_usec) / 1000000u));
+        if (w->m->media)
+                media_watch_device_removed(w->m->media, t->dev, ev);
         manager_log(w->m, ev, w->subject ? w->subject_uid : (uid_t) -1, NULL);
         manager_exception_device_removed(w->m, t->dev);
         tracked_free(t);
@@ -379,9 +385,14 @@ static void handle_uevent(UsbWatch *w, struct udev_device *dev) {
         }
 
         MnDevice *d = NULL;
-        int r = mn_device_new_from_udev(phys, &d);
-        if (r == -ENODEV || r == -ENOENT || r == -ENXIO)
-                return; /* not a device mnguard decides (hub, internal disk), or already gone */
+        int r = mn_device_new_from_udev_with_patterns(phys, &w->m->patterns, &d);
+        if (r == -ENODEV || r == -ENOENT || r == -ENXIO) {
+                /* Not (or no longer) a device mnguard decides: a hub, an internal disk, gone, or a
+                 * drive whose medium was taken out (a loop device detached: "change", size 0). */
+                if (find_tracked(w, phys_path, NULL))
+                        device_removed(w, phys_path);
+                return;
+        }
         if (r < 0) {
                 log_warning_errno(r, "Cannot read %s, ignoring this event: %m", phys_path);
                 return;

@@ -116,8 +116,6 @@ Record *wa_record_new(MnWriteAuditMedium *m, RecordType type);
 /* Puts r at the end of the queue (ready or not); the queue has room (the reader checks first). */
 void wa_record_queue(MnWriteAudit *a, Record *r);
 void wa_record_set_process(MnWriteAudit *a, Record *r, pid_t pid);
-/* Room for n more records and n more open files. */
-bool wa_has_room(const MnWriteAudit *a, size_t n);
 /* Hands a written file's fd to the thread (takes it) or records why not. */
 void wa_record_hash(MnWriteAudit *a, Record *r, int fd);
 /* Emits what is ready at the head of the queue, finishes removed media, resumes reading. */
@@ -130,6 +128,8 @@ void wa_medium_close(MnWriteAuditMedium *m);
  * are empty (-EAGAIN from the kernel), 1 when it stopped for lack of room, or a negative errno. */
 int wa_medium_read(MnWriteAudit *a, MnWriteAuditMedium *m);
 void wa_medium_set_reading(MnWriteAuditMedium *m, bool on);
+/* Bytes that can be read now with room for every record they may make; 0: reading must pause. */
+size_t wa_read_size(const MnWriteAudit *a);
 
 /* write-audit-hash.c */
 int wa_worker_start(HashWorker *w);

@@ -3,14 +3,17 @@
 #include "batch.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <gnutls/crypto.h>
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "journal.h"
+#include "record-scan.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_tokener *, json_tokener_free);
@@ -91,6 +94,30 @@ static char *column_copy(json_object *o, const char *a, const char *b, size_t ma
         return strndup(s, n);
 }
 
+/* Whether line is body with "hash":"<hex>" inserted as a member (with its comma). hash_hex is the
+ * mnguard.hash value read from the line; its member is found by its text (tried at each occurrence). */
+static bool line_is_body_plus_hash(const char *line, size_t len, const char *body, size_t body_len, const char *hash_hex) {
+        char member[8 + 64 + 2];
+        size_t mlen = sizeof(member) - 1;
+        memcpy(member, "\"hash\":\"", 8);
+        memcpy(member + 8, hash_hex, 64);
+        member[72] = '"';
+        member[73] = 0;
+        if (len != body_len + mlen + 1)
+                return false;
+        for (const char *p = line; (p = memmem(p, len - (size_t) (p - line), member, mlen)); p++) {
+                size_t pos = (size_t) (p - line);
+                /* ",<member>" after a previous member, or "<member>," as the first member */
+                size_t cut = pos > 0 && line[pos - 1] == ',' ? pos - 1 : pos;
+                size_t cut_len = mlen + 1;
+                if (cut == pos && (pos + mlen >= len || line[pos + mlen] != ','))
+                        continue;
+                if (memcmp(line, body, cut) == 0 && memcmp(line + cut + cut_len, body + cut, body_len - cut) == 0)
+                        return true;
+        }
+        return false;
+}
+
 _printf_(3, 4) static int fail(char *errbuf, size_t errsize, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
@@ -99,13 +126,12 @@ _printf_(3, 4) static int fail(char *errbuf, size_t errsize, const char *fmt, ..
         return -EBADMSG;
 }
 
-int record_parse(const char *line, size_t len, IngestRecord *ret, char *ret_host_id, char **ret_host_name,
-                 char *errbuf, size_t errsize) {
-        _cleanup_(json_tokener_freep) json_tokener *tok = NULL;
+static int parse_with(json_tokener *tok, const char *line, size_t len, bool fast, IngestRecord *ret, char *ret_host_id,
+                      char **ret_host_name, char *errbuf, size_t errsize) {
         _cleanup_(json_object_putp) json_object *o = NULL;
-        _cleanup_free_ char *canon = NULL, *body = NULL;
+        _cleanup_free_ char *body = NULL;
         IngestRecord rec = {};
-        size_t canon_len = 0, body_len = 0, n;
+        size_t body_len = 0, n;
         const char *s;
         int r;
 
@@ -113,10 +139,12 @@ int record_parse(const char *line, size_t len, IngestRecord *ret, char *ret_host
                 return fail(errbuf, errsize, "longer than %u bytes", BATCH_LINE_MAX);
         if (memchr(line, 0, len))
                 return fail(errbuf, errsize, "contains a NUL byte");
-        tok = json_tokener_new_ex(JOURNAL_DEPTH_MAX + 2);
-        if (!tok)
-                return -ENOMEM;
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        if (fast) {
+                r = record_parse_fast(line, len, ret, ret_host_id, ret_host_name);
+                if (r != -EAGAIN)
+                        return r;
+        }
+        json_tokener_reset(tok);
         o = json_tokener_parse_ex(tok, line, (int) len);
         if (!o || json_tokener_get_error(tok) != json_tokener_success || (size_t) json_tokener_get_parse_end(tok) != len)
                 return fail(errbuf, errsize, "not valid JSON (%s)",
@@ -125,14 +153,6 @@ int record_parse(const char *line, size_t len, IngestRecord *ret, char *ret_host
                                                             : json_tokener_get_error(tok)));
         if (!json_object_is_type(o, json_type_object))
                 return fail(errbuf, errsize, "not a JSON object");
-
-        /* Exactly its own canonical form: the text stored is the text hashed, with no second reading. */
-        r = journal_canonical_json(o, &canon, &canon_len);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0 || canon_len != len || memcmp(canon, line, len) != 0)
-                return fail(errbuf, errsize, "not in canonical form (docs/journal.md: sorted keys, no spaces, "
-                                             "integers only)");
 
         s = string_member(o, "host", "id", &n);
         if (!s || !host_id_is_valid(s))
@@ -165,15 +185,24 @@ int record_parse(const char *line, size_t len, IngestRecord *ret, char *ret_host
         s = string_member(o, "mnguard", "hash", &n);
         if (!s || hash_from_hex(s, n, rec.hash) < 0)
                 return fail(errbuf, errsize, "mnguard.hash missing or not 64 lowercase hex digits");
+        char hash_hex[65];
+        memcpy(hash_hex, s, 65);
 
-        /* What the agent hashed: the record without mnguard.hash. */
+        /* What the agent hashed: the record without mnguard.hash, in canonical form. */
         json_object_object_del(member(o, "mnguard", NULL), "hash");
         r = journal_canonical_json(o, &body, &body_len);
+        if (r == -ENOMEM)
+                return r;
         if (r < 0)
-                return r == -ENOMEM ? r : fail(errbuf, errsize, "cannot be canonicalized");
-        uint8_t computed[SHA256_SIZE];
-        record_chain_hash(prev_hex, body, body_len, computed);
-        rec.hash_ok = memcmp(computed, rec.hash, SHA256_SIZE) == 0;
+                return fail(errbuf, errsize, "not in canonical form (docs/journal.md: no floating-point numbers, "
+                                             "valid UTF-8, bounded nesting)");
+        /* The line must be exactly that plus the hash member: the text stored is the text hashed, with no
+         * second reading (spaces, key order, escapes, duplicate keys). */
+        if (!line_is_body_plus_hash(line, len, body, body_len, hash_hex))
+                return fail(errbuf, errsize, "not in canonical form (docs/journal.md: sorted keys, no spaces, "
+                                             "integers only)");
+        record_chain_hash(prev_hex, body, body_len, rec.digest);
+        rec.hash_ok = memcmp(rec.digest, rec.hash, SHA256_SIZE) == 0;
 
         rec.user_name = column_copy(o, "user", "name", USER_NAME_MAX);
         rec.dev_serial = column_copy(o, "device", "serial", DEVICE_SERIAL_MAX);
@@ -191,10 +220,37 @@ int record_parse(const char *line, size_t len, IngestRecord *ret, char *ret_host
         if (ret_host_name) {
                 *ret_host_name = column_copy(o, "host", "name", HOST_NAME_MAX_BYTES);
         }
-        rec.json = TAKE_PTR(canon);
-        rec.json_len = canon_len;
+        rec.json = strndup(line, len);
+        if (!rec.json) {
+                record_done(&rec);
+                return -ENOMEM;
+        }
+        rec.json_len = len;
         *ret = rec;
         return 0;
+}
+
+static json_tokener *tokener_new(void) {
+        json_tokener *tok = json_tokener_new_ex(JOURNAL_DEPTH_MAX + 2);
+        if (tok)
+                json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        return tok;
+}
+
+int record_parse(const char *line, size_t len, IngestRecord *ret, char *ret_host_id, char **ret_host_name,
+                 char *errbuf, size_t errsize) {
+        _cleanup_(json_tokener_freep) json_tokener *tok = tokener_new();
+        if (!tok)
+                return -ENOMEM;
+        return parse_with(tok, line, len, true, ret, ret_host_id, ret_host_name, errbuf, errsize);
+}
+
+int record_parse_full(const char *line, size_t len, IngestRecord *ret, char *ret_host_id, char **ret_host_name,
+                      char *errbuf, size_t errsize) {
+        _cleanup_(json_tokener_freep) json_tokener *tok = tokener_new();
+        if (!tok)
+                return -ENOMEM;
+        return parse_with(tok, line, len, false, ret, ret_host_id, ret_host_name, errbuf, errsize);
 }
 
 void batch_done(IngestBatch *b) {
@@ -225,59 +281,165 @@ _printf_(4, 5) static int batch_fail(BatchError *err, int status, unsigned line,
         return status == 403 ? -EPERM : -EBADMSG;
 }
 
-int batch_parse(const char *body, size_t len, const char *host_id, IngestBatch *ret, BatchError *err) {
-        _cleanup_(batch_done) IngestBatch b = {};
-        size_t cap = 0;
-        unsigned line = 0;
-        const char *p = body, *end = body + len;
+/* One piece of a batch, parsed by one thread. */
+typedef struct Chunk {
+        const char *p, *end;
+        unsigned first_line;            /* line number of p, 1-based */
+        const char *host_id;
+        IngestBatch b;
+        size_t cap;
+        BatchError err;
+        int r;
+} Chunk;
 
-        *err = (BatchError) {};
-        if (len > BATCH_BODY_MAX)
-                return batch_fail(err, 413, 0, "body larger than %u bytes", BATCH_BODY_MAX);
-        while (p < end) {
-                const char *nl = memchr(p, '\n', (size_t) (end - p));
-                size_t n = nl ? (size_t) (nl - p) : (size_t) (end - p);
+static int parse_chunk(Chunk *c) {
+        _cleanup_(json_tokener_freep) json_tokener *tok = tokener_new();
+        unsigned line = c->first_line - 1;
+        const char *p = c->p;
+        BatchError *err = &c->err;
+
+        if (!tok)
+                return -ENOMEM;
+        while (p < c->end) {
+                const char *nl = memchr(p, '\n', (size_t) (c->end - p));
+                size_t n = nl ? (size_t) (nl - p) : (size_t) (c->end - p);
                 const char *start = p;
-                p = nl ? nl + 1 : end;
+                p = nl ? nl + 1 : c->end;
                 line++;
                 if (n > 0 && start[n - 1] == '\r')
                         n--;
                 if (n == 0)
                         continue;       /* blank lines (a final newline) carry nothing */
-                if (b.n >= BATCH_EVENTS_MAX) {
+                if (c->b.n >= BATCH_EVENTS_MAX) {
                         err->status = 413;
                         err->line = line;
                         snprintf(err->message, sizeof(err->message), "more than %u records in one batch", BATCH_EVENTS_MAX);
                         return -E2BIG;
                 }
-                if (b.n == cap) {
-                        size_t ncap = cap ? cap * 2 : 64;
+                if (c->b.n == c->cap) {
+                        size_t ncap = c->cap ? c->cap * 2 : 64;
                         if (ncap > BATCH_EVENTS_MAX)
                                 ncap = BATCH_EVENTS_MAX;
-                        IngestRecord *nr = realloc(b.records, ncap * sizeof(*nr));
+                        IngestRecord *nr = realloc(c->b.records, ncap * sizeof(*nr));
                         if (!nr)
                                 return -ENOMEM;
-                        b.records = nr;
-                        cap = ncap;
+                        c->b.records = nr;
+                        c->cap = ncap;
                 }
                 char why[BATCH_ERROR_MAX - 32] = "";
                 char hid[HOST_ID_LEN + 1] = "";
                 _cleanup_free_ char *hname = NULL;
                 IngestRecord rec = {};
-                int r = record_parse(start, n, &rec, hid, &hname, why, sizeof(why));
+                int r = parse_with(tok, start, n, true, &rec, hid, &hname, why, sizeof(why));
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
                         return batch_fail(err, 400, line, "%s", why);
                 rec.line = line;
-                b.records[b.n++] = rec;
-                if (!streq(hid, host_id))
+                c->b.records[c->b.n++] = rec;
+                if (!streq(hid, c->host_id))
                         return batch_fail(err, 403, line, "host.id %s is not the host of this client certificate", hid);
                 if (hname) {
-                        free(b.host_name);
-                        b.host_name = TAKE_PTR(hname);
+                        free(c->b.host_name);
+                        c->b.host_name = TAKE_PTR(hname);
                 }
         }
+        return 0;
+}
+
+static void *chunk_thread(void *userdata) {
+        Chunk *c = userdata;
+        c->r = parse_chunk(c);
+        return NULL;
+}
+
+static unsigned count_lines(const char *p, const char *end) {
+        unsigned n = 0;
+        while ((p = memchr(p, '\n', (size_t) (end - p)))) {
+                n++;
+                p++;
+        }
+        return n;
+}
+
+int batch_parse(const char *body, size_t len, const char *host_id, IngestBatch *ret, BatchError *err) {
+        _cleanup_(batch_done) IngestBatch b = {};
+        Chunk chunks[BATCH_PARSE_THREADS_MAX] = {};
+        pthread_t threads[BATCH_PARSE_THREADS_MAX];
+        bool started[BATCH_PARSE_THREADS_MAX] = {};
+        unsigned n_chunks = 1;
+        int r = 0;
+
+        *err = (BatchError) {};
+        if (len > BATCH_BODY_MAX)
+                return batch_fail(err, 413, 0, "body larger than %u bytes", BATCH_BODY_MAX);
+
+        /* Big batches are split at line boundaries and parsed on several threads (a backlog drains at the
+         * speed of one request after another); the first error by line number wins, as in one pass. */
+        if (len >= BATCH_PARALLEL_MIN_BYTES) {
+                long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+                n_chunks = cpus < 2 ? 1 : cpus > BATCH_PARSE_THREADS_MAX ? BATCH_PARSE_THREADS_MAX : (unsigned) cpus;
+        }
+        const char *p = body, *end = body + len;
+        unsigned line = 1;
+        for (unsigned k = 0; k < n_chunks; k++) {
+                const char *stop = k + 1 == n_chunks ? end : body + len / n_chunks * (k + 1);
+                if (stop < p)
+                        stop = p;
+                if (stop < end) {
+                        const char *nl = memchr(stop, '\n', (size_t) (end - stop));
+                        stop = nl ? nl + 1 : end;
+                }
+                chunks[k] = (Chunk) { .p = p, .end = stop, .first_line = line, .host_id = host_id };
+                line += count_lines(p, stop);
+                p = stop;
+        }
+        for (unsigned k = 1; k < n_chunks; k++)
+                started[k] = pthread_create(&threads[k], NULL, chunk_thread, &chunks[k]) == 0;
+        chunks[0].r = parse_chunk(&chunks[0]);
+        for (unsigned k = 1; k < n_chunks; k++) {
+                if (started[k])
+                        pthread_join(threads[k], NULL);
+                else
+                        chunks[k].r = parse_chunk(&chunks[k]);
+        }
+
+        /* merge in order */
+        size_t total = 0;
+        for (unsigned k = 0; k < n_chunks; k++) {
+                if (r == 0 && chunks[k].r < 0) {
+                        r = chunks[k].r;
+                        *err = chunks[k].err;
+                }
+                total += chunks[k].b.n;
+        }
+        if (r == 0 && total > BATCH_EVENTS_MAX) {
+                err->status = 413;
+                snprintf(err->message, sizeof(err->message), "more than %u records in one batch", BATCH_EVENTS_MAX);
+                r = -E2BIG;
+        }
+        if (r == 0 && total > 0) {
+                b.records = malloc(total * sizeof(IngestRecord));
+                if (!b.records)
+                        r = -ENOMEM;
+        }
+        for (unsigned k = 0; k < n_chunks; k++) {
+                if (r == 0) {
+                        if (chunks[k].b.n > 0)
+                                memcpy(b.records + b.n, chunks[k].b.records, chunks[k].b.n * sizeof(IngestRecord));
+                        b.n += chunks[k].b.n;
+                        free(chunks[k].b.records);
+                        chunks[k].b.records = NULL;
+                        chunks[k].b.n = 0;
+                        if (chunks[k].b.host_name) {
+                                free(b.host_name);
+                                b.host_name = TAKE_PTR(chunks[k].b.host_name);
+                        }
+                }
+                batch_done(&chunks[k].b);
+        }
+        if (r < 0)
+                return r;
         if (b.n > 1) {
                 qsort(b.records, b.n, sizeof(*b.records), cmp_sequence);
                 for (size_t i = 1; i < b.n; i++)

@@ -16,6 +16,8 @@
 #define BATCH_BODY_MAX (16u * 1024u * 1024u)            /* bytes of NDJSON, after decompression */
 #define BATCH_LINE_MAX (64u * 1024u + 1024u)            /* one record line (JOURNAL_EXPORT_LINE_MAX) */
 #define BATCH_ERROR_MAX 256
+#define BATCH_PARSE_THREADS_MAX 4                       /* threads parsing one big batch */
+#define BATCH_PARALLEL_MIN_BYTES (256u * 1024u)         /* smaller batches are parsed on the caller's thread */
 
 typedef struct IngestBatch {
         IngestRecord *records;          /* sorted by sequence */
@@ -37,6 +39,10 @@ void batch_done(IngestBatch *b);
 /* Parses one canonical record line (exported for tests and benchmarks). */
 int record_parse(const char *line, size_t len, IngestRecord *ret, char *ret_host_id /* HOST_ID_LEN+1 */,
                  char **ret_host_name, char *errbuf, size_t errsize);
+/* The same without the one-pass fast path (record-scan.c): json-c and the journal's canonical writer only.
+ * For tests that compare the two. */
+int record_parse_full(const char *line, size_t len, IngestRecord *ret, char *ret_host_id, char **ret_host_name,
+                      char *errbuf, size_t errsize);
 void record_done(IngestRecord *r);
 
 /* sha256(prev_hash as 64 hex || body) as the journal computes it. */

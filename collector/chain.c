@@ -111,7 +111,9 @@ static int check_and_store(Storage *s, StorageTxn *t, HostState *st, IngestRecor
                 const ExistingEvent *same = known_find(&known, rec->sequence);
 
                 if (same) {
-                        if (memcmp(same->hash, rec->hash, SHA256_SIZE) == 0)
+                        /* the same claimed hash and the same content (a forgery can claim the hash) */
+                        if (memcmp(same->hash, rec->hash, SHA256_SIZE) == 0 &&
+                            memcmp(same->digest, rec->digest, SHA256_SIZE) == 0)
                                 res->n_duplicates++;
                         else {
                                 hex32(same->hash, a);
@@ -256,6 +258,16 @@ int storage_ingest(Storage *s, const char *host_id, const char *host_name, Inges
                 if (records[i].sequence <= records[i - 1].sequence)
                         return -EINVAL;
 
+        if (n > 0 && s->ops->ingest_prepare) {
+                _cleanup_free_ IngestRecord **all = calloc(n, sizeof(*all));
+                if (!all)
+                        return -ENOMEM;
+                for (size_t i = 0; i < n; i++)
+                        all[i] = &records[i];
+                r = s->ops->ingest_prepare(s, all, n, now_usec);
+                if (r < 0)
+                        return r;
+        }
         r = s->ops->ingest_begin(s, host_id, host_name, now_usec, &st, &t);
         if (r < 0)
                 return r;
@@ -286,6 +298,11 @@ int storage_bulk_insert(Storage *s, const char *host_id, IngestRecord *const *re
 
         if (!host_id_is_valid(host_id) || n == 0)
                 return -EINVAL;
+        if (s->ops->ingest_prepare) {
+                r = s->ops->ingest_prepare(s, records, n, now_usec);
+                if (r < 0)
+                        return r;
+        }
         r = s->ops->ingest_begin(s, host_id, NULL, now_usec, &st, &t);
         if (r < 0)
                 return r;

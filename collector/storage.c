@@ -68,6 +68,13 @@ const char *alert_kind_to_string(AlertKind k) {
         return k < _ALERT_KIND_MAX ? alert_kinds[k] : "?";
 }
 
+AlertKind alert_kind_from_string(const char *s) {
+        for (AlertKind k = 0; k < _ALERT_KIND_MAX; k++)
+                if (streq(alert_kinds[k], s))
+                        return k;
+        return ALERT_GAP;
+}
+
 bool alert_kind_breaks_chain(AlertKind k) {
         return k == ALERT_LINK || k == ALERT_HASH || k == ALERT_CONFLICT;
 }

@@ -64,6 +64,7 @@ typedef enum AlertKind {
 } AlertKind;
 
 const char *alert_kind_to_string(AlertKind k);
+AlertKind alert_kind_from_string(const char *s);
 /* Whether an alert of this kind makes the host's chain state "broken". */
 bool alert_kind_breaks_chain(AlertKind k);
 
@@ -73,7 +74,8 @@ typedef struct IngestRecord {
         uint64_t timestamp_usec;
         uint8_t hash[SHA256_SIZE];
         uint8_t prev_hash[SHA256_SIZE];
-        bool hash_ok;                   /* the record hashes to its mnguard.hash */
+        uint8_t digest[SHA256_SIZE];    /* what it hashes to: sha256(prev_hash hex || record without hash) */
+        bool hash_ok;                   /* digest == hash */
         unsigned flags;                 /* EVENT_FLAG_*, set by the chain check */
         unsigned line;                  /* 1-based line number in the batch */
         char action[ACTION_MAX + 1];
@@ -180,6 +182,7 @@ typedef int (*AlertFunc)(const AlertRecord *a, void *userdata);
 typedef struct ExistingEvent {
         uint64_t sequence;
         uint8_t hash[SHA256_SIZE];
+        uint8_t digest[SHA256_SIZE];
         uint8_t prev_hash[SHA256_SIZE];
 } ExistingEvent;
 
@@ -201,6 +204,8 @@ typedef struct StorageOps {
         /* Revokes one certificate (serial) or all of a host or operator (subject). Returns the count. */
         int (*cert_revoke)(Storage *s, const char *serial, const char *subject);
 
+        /* Optional: work before an ingest transaction, outside it (PostgreSQL: monthly partitions). */
+        int (*ingest_prepare)(Storage *s, IngestRecord *const *records, size_t n, uint64_t now_usec);
         /* Ingest transaction for one host; locks the host (row lock in PostgreSQL, the writer in SQLite),
          * creating its row when missing. ret_state is the host as stored. */
         int (*ingest_begin)(Storage *s, const char *host_id, const char *host_name, uint64_t now_usec,

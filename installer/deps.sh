@@ -8,11 +8,27 @@ MNGUARD_PACKAGES=(
         # build
         build-essential cmake pkg-config
         libudev-dev libblkid-dev libmount-dev libyaml-dev libjson-c-dev libsodium-dev
-        libsqlite3-dev libsystemd-dev
+        libsqlite3-dev libsystemd-dev libssl-dev
+        # print control: libcups (mnguardctl print), cupsd, the socket backend, lp/lpadmin, ipptool
+        libcups2-dev cups-daemon cups cups-client cups-ipp-utils
         # tests
         libcmocka-dev umockdev libumockdev-dev gir1.2-umockdev-1.0 udev
+        # block tests: images (mkfs.ext4, mkfs.exfat), exfat-fuse mounts, losetup/partx/blockdev
+        e2fsprogs exfatprogs exfat-fuse util-linux mount
+        # collector: HTTPS server, TLS/CA, PostgreSQL client, gzip; tests: a private PostgreSQL 15 cluster,
+        # openssl/curl CLIs; benchmarks: libcurl
+        libmicrohttpd-dev libgnutls28-dev libpq-dev zlib1g-dev postgresql-15 openssl curl libcurl4-gnutls-dev
+        # session helper: notifications (libnotify, gettext catalogs), X11 clipboard guard (XFixes, XRes);
+        # its tests: a session D-Bus with python3-dbusmock, Xvfb, xclip
+        libnotify-dev libglib2.0-dev libx11-dev libxfixes-dev libxres-dev gettext
+        dbus python3-dbus python3-dbusmock xvfb xclip
         # fuzzing (libFuzzer comes with clang)
         clang libclang-rt-dev
+        # benchmarks: the peer that tests/bench/bench-usb measures side by side (it runs its own
+        # usbguard-daemon in a temporary directory). CAUTION on a workstation with systemd: the package
+        # enables usbguard.service, which allows the USB devices present at install and blocks those
+        # plugged in later; CI containers (policy-rc.d, no systemd) never start it.
+        usbguard
 )
 
 mnguard_install_deps() {

@@ -1,28 +1,35 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* USB benchmarks on umockdev testbeds, for mnguardd and, side by side, for USBGuard (issues 3, 4, 11).
- * Prints "name value unit" lines; never passes or fails on a figure.
+/* USB benchmarks on umockdev testbeds: mnguardd, USBGuard and a null responder side by side (issues 3,
+ * 4, 11; docs/performance.md). Prints "name value unit" lines; never passes or fails on a figure.
  *
- *   bench-usb insert   --daemon mnguardd|usbguard [--inserts N] [--gap-ms G]
- *       A testbed with a root hub and one stick already present (the "sentinel": its authorized=0 tells
- *       that the daemon is up). Then N sticks (device + interface 08/06/50, with binary descriptors) are
- *       inserted ONE AT A TIME: the stick is created while the daemon's emulated netlink socket is parked
- *       (umockdev_testbed_add_*() synthesizes an "add" uevent by itself), the daemon is left to go idle,
- *       then the clock starts, umockdev_testbed_uevent("add") is called and the harness spins reading the
- *       stick's sysfs "authorized" (open/read/close) until it reads 0. Sticks stay plugged, so the last
- *       inserts see ~N devices. Then VmRSS/VmHWM of the daemon with N+1 sticks.
- *   bench-usb coldplug --daemon mnguardd|usbguard [--devices N] [--runs R]
- *       Time from exec until the harness has seen every one of N+1 present sticks at authorized=0, minus
- *       the same with 1 stick (median of R runs each, fresh state each run); for mnguardd also READY=1
- *       (N+1) minus READY=1 (1). Then VmRSS/VmHWM with N+1 sticks.
+ *   bench-usb insert   [--daemon mnguardd,usbguard,null] [--inserts N] [--gap-ms G]
+ *       Each daemon gets its own testbed with a root hub and one stick already present (the sentinel:
+ *       its authorized=0 says that the daemon is up). Then N sticks (device + interface 08/06/50, binary
+ *       descriptors, port/connect_type) are inserted ONE AT A TIME, stick i into every daemon's testbed
+ *       in turn: the stick is created while the daemon's emulated netlink socket is parked (creating a
+ *       device in a testbed synthesizes an "add" uevent by itself), the daemon is left to go idle (no
+ *       thread running or in an fsync, at least G ms), then the clock starts, umockdev_testbed_uevent()
+ *       sends "add", and the harness spins reading the stick's "authorized" (open/read/close) until it
+ *       reads 0. Sticks stay plugged, so the last inserts see ~N devices. p50/p90/p99/max, the cost of
+ *       the uevent call itself, the polling interval, whether inotify saw the write, then VmRSS/VmHWM/
+ *       RssAnon with N+1 sticks, and the ratios of the run.
+ *   bench-usb coldplug [--daemon ...] [--devices N] [--runs R]
+ *       Time from exec until the harness has seen each of N+1 present sticks at authorized=0, minus the
+ *       same with 1 stick (median of R runs each; daemons and sizes take turns; fresh state each run);
+ *       for mnguardd also READY=1 (N+1) minus READY=1 (1). Then VmRSS/VmHWM/RssAnon with N+1 sticks.
  *   bench-usb idle     [--seconds S]   (default: $BENCH_IDLE_SECONDS, else 65)
- *       mnguardd with no devices and no umockdev (as on this machine), mnguardd on an empty umockdev
- *       testbed, and usbguard-daemon on the same testbed, idle side by side for S seconds: VmRSS/VmHWM
- *       and context switches (wake-ups) of all their threads over the window.
+ *       mnguardd as on this machine (no USB, no umockdev), and mnguardd, the null responder and
+ *       usbguard-daemon on an empty testbed, idle side by side for S seconds: VmRSS/VmHWM/RssAnon and
+ *       context switches (voluntary + involuntary: wake-ups) of all their threads over the window.
  *
- * insert and coldplug must run under umockdev-wrapper (LD_PRELOAD with libumockdev-preload). USBGuard
- * runs its production "uevent" backend with usbguard-uevent-shim.so in front of umockdev's preload (see
- * that file for why). Paths: $MNGUARDD, $USBGUARD_DAEMON, $BENCH_USBGUARD_SHIM override the built-in
- * ones; $BENCH_KEEP=1 keeps the daemons' directories (logs). The harness pins itself to the last CPU and the daemons to the others (when there are >= 2). */
+ * insert and coldplug run under umockdev-wrapper (LD_PRELOAD with libumockdev-preload; exit 77 if not).
+ * Testbeds go on a tmpfs in a private mount namespace when the harness is root (see
+ * setup_sysfs_tmpfs()). USBGuard runs its production "uevent" backend with usbguard-uevent-shim.so in
+ * front of umockdev's preload (see that file for why) and a policy equal to mnguardd's. Environment:
+ * $MNGUARDD, $USBGUARD_DAEMON, $BENCH_USBGUARD_SHIM, $BENCH_USB_NULL override the built-in paths;
+ * $BENCH_KEEP=1 keeps the daemons' directories (logs); $BENCH_SYSFS_DIR puts testbeds there. Unless
+ * $BENCH_NO_PIN is set, the harness pins itself to the last CPU and the daemons to the others (when
+ * there are >= 2), so that its spinning does not take their CPU. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -43,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -57,6 +65,9 @@
 #endif
 #ifndef USBGUARD_SHIM_PATH
 #define USBGUARD_SHIM_PATH "usbguard-uevent-shim.so"
+#endif
+#ifndef NULL_RESPONDER_PATH
+#define NULL_RESPONDER_PATH "bench-usb-null"
 #endif
 #define USBGUARD_DAEMON_PATH "/usr/sbin/usbguard-daemon"
 
@@ -187,6 +198,11 @@ static const char *stick_desc =
         "A: bNumEndpoints=02\n"
 
 /* ---- small helpers ---- */
+
+static const char *env_or(const char *name, const char *def) {
+        const char *v = getenv(name);
+        return v && *v ? v : def;
+}
 
 static uint64_t now_ns(void) {
         struct timespec ts;
@@ -346,8 +362,37 @@ static uint64_t sum_tasks(pid_t pid, const char *field, unsigned *ret_threads) {
         return sum;
 }
 
-/* Waits at least min_ms, then until the daemon has not run for two consecutive milliseconds (its journal
- * commit or audit write of the previous insert is done), at most 2 s. */
+/* Whether any thread of pid is running or in uninterruptible sleep (an fsync, for instance). */
+static bool any_thread_busy(pid_t pid) {
+        char path[96];
+        snprintf(path, sizeof(path), "/proc/%d/task", (int) pid);
+        DIR *d = opendir(path);
+        bool busy = false;
+        if (!d)
+                return false;
+        struct dirent *e;
+        while (!busy && (e = readdir(d))) {
+                if (e->d_name[0] == '.')
+                        continue;
+                char p[320], line[512];
+                snprintf(p, sizeof(p), "/proc/%d/task/%s/stat", (int) pid, e->d_name);
+                FILE *f = fopen(p, "re");
+                if (!f)
+                        continue;
+                if (fgets(line, sizeof(line), f)) {
+                        const char *c = strrchr(line, ')');
+                        if (c && c[1] == ' ' && (c[2] == 'R' || c[2] == 'D'))
+                                busy = true;
+                }
+                fclose(f);
+        }
+        closedir(d);
+        return busy;
+}
+
+/* Waits at least min_ms, then until no thread of the daemon has run for two consecutive milliseconds
+ * and none is running or in an fsync (the journal commit or audit write of the previous insert is
+ * done), at most 2 s. */
 static void wait_quiet(pid_t pid, double min_ms) {
         sleep_ms(min_ms);
         uint64_t deadline = now_ns() + 2 * NSEC, last = sum_tasks(pid, "schedstat", NULL);
@@ -355,7 +400,7 @@ static void wait_quiet(pid_t pid, double min_ms) {
         while (still < 2 && now_ns() < deadline) {
                 sleep_ms(1);
                 uint64_t cur = sum_tasks(pid, "schedstat", NULL);
-                still = cur == last ? still + 1 : 0;
+                still = cur == last && !any_thread_busy(pid) ? still + 1 : 0;
                 last = cur;
         }
 }
@@ -368,7 +413,7 @@ static bool pin_daemons;
 static void setup_cpus(void) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cpu_set_t me;
-        if (n < 2 || sched_getaffinity(0, sizeof(me), &me) < 0)
+        if (n < 2 || getenv("BENCH_NO_PIN") || sched_getaffinity(0, sizeof(me), &me) < 0)
                 return;
         int last = -1;
         for (int c = 0; c < CPU_SETSIZE; c++)
@@ -391,8 +436,22 @@ typedef struct Bed {
         char *root, *sys;
 } Bed;
 
+/* Where testbeds go: a private tmpfs mounted by main() when it can (see setup_sysfs_tmpfs()), else
+ * $TMPDIR. */
+static char *sysfs_dir;
+
 static void bed_new(Bed *b) {
+        char *old = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+        if (sysfs_dir)
+                setenv("TMPDIR", sysfs_dir, 1);
         b->tb = umockdev_testbed_new();
+        if (sysfs_dir) {
+                if (old)
+                        setenv("TMPDIR", old, 1);
+                else
+                        unsetenv("TMPDIR");
+        }
+        free(old);
         b->root = umockdev_testbed_get_root_dir(b->tb);
         b->sys = umockdev_testbed_get_sys_dir(b->tb);
         char *rec = xasprintf(HUB_RECORD, hub_desc);
@@ -409,7 +468,14 @@ static void bed_free(Bed *b) {
         g_free(b->sys);
 }
 
+/* libumockdev's uevent sender resolves paths through this process's own preload, that is through
+ * $UMOCKDEV_DIR: with several testbeds, point it at the one about to be used. */
+static void bed_use(const Bed *b) {
+        setenv("UMOCKDEV_DIR", b->root, 1);
+}
+
 static void bed_add_stick(Bed *b, int port) {
+        bed_use(b);
         char *rec = xasprintf(STICK_RECORD, port, port % 126 + 2, stick_desc);
         GError *error = NULL;
         if (!umockdev_testbed_add_from_string(b->tb, rec, &error))
@@ -469,7 +535,7 @@ static void bed_clean_sockets(const Bed *b) {
 
 /* ---- daemons ---- */
 
-typedef enum { MNGUARDD, USBGUARD } Kind;
+typedef enum { MNGUARDD, USBGUARD, NULLD, _KIND_MAX } Kind;
 
 typedef struct Daemon {
         Kind kind;
@@ -481,17 +547,15 @@ typedef struct Daemon {
 } Daemon;
 
 static const char *kind_name(Kind k) {
-        return k == MNGUARDD ? "mnguardd" : "usbguard";
+        return k == MNGUARDD ? "mnguardd" : k == USBGUARD ? "usbguard" : "null";
 }
 
-static const char *env_or(const char *name, const char *def) {
-        const char *v = getenv(name);
-        return v && *v ? v : def;
-}
-
-/* Starts a daemon in a fresh temporary directory. umockdev: keep the testbed's LD_PRELOAD/UMOCKDEV_DIR
- * (else they are removed from its environment). For mnguardd, waits for READY=1. */
-static void daemon_start(Daemon *d, Kind kind, bool umockdev) {
+/* Starts a daemon in a fresh temporary directory, on testbed b (NULL: none, LD_PRELOAD and
+ * UMOCKDEV_DIR are removed from its environment). For mnguardd, waits for READY=1. */
+static void daemon_start(Daemon *d, Kind kind, const Bed *b) {
+        bool umockdev = b != NULL;
+        if (b)
+                bed_use(b); /* inherited by the daemon */
         memset(d, 0, sizeof(*d));
         d->kind = kind;
         d->notify_fd = -1;
@@ -542,6 +606,8 @@ static void daemon_start(Daemon *d, Kind kind, bool umockdev) {
                 argv[6] = xasprintf("%s/run", d->base);
                 free(pol);
                 free(sock);
+        } else if (kind == NULLD) {
+                argv[0] = (char *) env_or("BENCH_USB_NULL", NULL_RESPONDER_PATH);
         } else {
                 char *rules = xasprintf("%s/rules.conf", d->base), *conf = xasprintf("%s/usbguard-daemon.conf", d->base);
                 char *ipc = xasprintf("%s/IPCAccessControl.d", d->base);
@@ -707,117 +773,163 @@ static uint64_t wait_all_zero(char **paths, size_t n, uint64_t timeout_ns, Daemo
 
 /* ---- insert ---- */
 
-static int run_insert(Kind kind, int n, double gap_ms) {
-        const char *name = kind_name(kind);
-        Bed b;
-        bed_new(&b);
-        bed_add_stick(&b, SENTINEL_PORT);
-        char *sentinel = stick_attr(&b, SENTINEL_PORT, NULL, "authorized");
-
+typedef struct Insert {
+        Kind kind;
+        Bed bed;
         Daemon d;
-        daemon_start(&d, kind, true);
-        uint64_t sweep;
-        if (!wait_all_zero(&sentinel, 1, 30 * NSEC, &d, &sweep))
-                die("%s did not block the stick present at start within 30 s (see %s/daemon.log)", name, d.base);
-        wait_quiet(d.pid, 200);
+        double *lat, *call;
+        int got, lost, inotify_seen;
+        double poll_ns;
+        uint64_t polls;
+        double p50, p99;
+} Insert;
 
-        double *lat = calloc((size_t) n, sizeof(double)), *call = calloc((size_t) n, sizeof(double));
-        double poll_ns_sum = 0;
-        uint64_t polls = 0;
-        int lost = 0, inotify_seen = 0, got = 0;
-        int ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+/* One stick into one daemon's testbed; records the time from the uevent call to authorized=0. */
+static void insert_one(Insert *x, int port, double gap_ms, int ino) {
+        Bed *b = &x->bed;
+        bed_park(b, true);
+        bed_add_stick(b, port);
+        bed_park(b, false);
+        char *auth = stick_attr(b, port, NULL, "authorized");
+        char *syspath = xasprintf("/sys" HUB "/1-%d", port);
+        int wd = ino >= 0 ? inotify_add_watch(ino, auth, IN_MODIFY | IN_CLOSE_WRITE) : -1;
+        wait_quiet(x->d.pid, gap_ms);
+        bed_use(b);
 
-        for (int i = 1; i <= n; i++) {
-                bed_park(&b, true);
-                bed_add_stick(&b, i);
-                bed_park(&b, false);
-                char *auth = stick_attr(&b, i, NULL, "authorized");
-                char *syspath = xasprintf("/sys" HUB "/1-%d", i);
-                int wd = ino >= 0 ? inotify_add_watch(ino, auth, IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB) : -1;
-                wait_quiet(d.pid, gap_ms);
-
-                uint64_t t0 = now_ns();
-                umockdev_testbed_uevent(b.tb, syspath, "add");
-                uint64_t t_call = now_ns(), t = t_call, deadline = t0 + INSERT_TIMEOUT_NS;
-                uint64_t np = 0;
-                bool ok = false;
-                while (t < deadline) {
-                        char c = read_first(auth);
-                        t = now_ns();
-                        np++;
-                        if (c == '0') {
-                                ok = true;
-                                break;
-                        }
+        uint64_t t0 = now_ns();
+        umockdev_testbed_uevent(b->tb, syspath, "add");
+        uint64_t t_call = now_ns(), t = t_call, deadline = t0 + INSERT_TIMEOUT_NS, np = 0;
+        bool ok = false;
+        while (t < deadline) {
+                char c = read_first(auth);
+                t = now_ns();
+                np++;
+                if (c == '0') {
+                        ok = true;
+                        break;
                 }
-                if (ok) {
-                        lat[got] = (double) (t - t0) / 1e3;
-                        call[got] = (double) (t_call - t0) / 1e3;
-                        got++;
-                        poll_ns_sum += (double) (t - t_call);
-                        polls += np;
-                        char buf[4096];
-                        if (wd >= 0 && read(ino, buf, sizeof(buf)) > 0)
-                                inotify_seen++;
-                } else {
-                        lost++;
-                        daemon_check_alive(&d);
-                }
-                if (wd >= 0) {
-                        inotify_rm_watch(ino, wd);
-                        char buf[4096];
-                        while (read(ino, buf, sizeof(buf)) > 0)
-                                ;
-                }
-                free(auth);
-                free(syspath);
         }
-        if (ino >= 0)
-                close(ino);
-        wait_quiet(d.pid, 300);
-        long rss = status_kib(d.pid, "VmRSS"), hwm = status_kib(d.pid, "VmHWM");
+        if (ok) {
+                x->lat[x->got] = (double) (t - t0) / 1e3;
+                x->call[x->got] = (double) (t_call - t0) / 1e3;
+                x->got++;
+                x->poll_ns += (double) (t - t_call);
+                x->polls += np;
+        } else {
+                x->lost++;
+                daemon_check_alive(&x->d);
+        }
+        if (wd >= 0) {
+                char buf[4096];
+                if (ok && read(ino, buf, sizeof(buf)) > 0)
+                        x->inotify_seen++;
+                inotify_rm_watch(ino, wd);
+                while (read(ino, buf, sizeof(buf)) > 0)
+                        ;
+        }
+        free(auth);
+        free(syspath);
+}
 
+static void insert_report(Insert *x, int n) {
+        const char *name = kind_name(x->kind);
+        int got = x->got;
         double first = NAN, last = NAN;
         size_t w = got < 100 ? (size_t) got : 100;
         if (w > 0) {
                 double *tmp = malloc(w * sizeof(double));
-                memcpy(tmp, lat, w * sizeof(double));
+                memcpy(tmp, x->lat, w * sizeof(double));
                 first = median(tmp, w);
-                memcpy(tmp, lat + got - w, w * sizeof(double));
+                memcpy(tmp, x->lat + got - w, w * sizeof(double));
                 last = median(tmp, w);
                 free(tmp);
         }
-        qsort(lat, (size_t) got, sizeof(double), cmp_double);
-        qsort(call, (size_t) got, sizeof(double), cmp_double);
+        qsort(x->lat, (size_t) got, sizeof(double), cmp_double);
+        qsort(x->call, (size_t) got, sizeof(double), cmp_double);
+        x->p50 = pct(x->lat, (size_t) got, 0.50);
+        x->p99 = pct(x->lat, (size_t) got, 0.99);
         printf("%s_usb_inserts %d inserts\n", name, got);
-        printf("%s_usb_insert_p50 %.1f us\n", name, pct(lat, (size_t) got, 0.50));
-        printf("%s_usb_insert_p90 %.1f us\n", name, pct(lat, (size_t) got, 0.90));
-        printf("%s_usb_insert_p99 %.1f us\n", name, pct(lat, (size_t) got, 0.99));
-        printf("%s_usb_insert_max %.1f us\n", name, got ? lat[got - 1] : NAN);
+        printf("%s_usb_insert_p50 %.1f us\n", name, pct(x->lat, (size_t) got, 0.50));
+        printf("%s_usb_insert_p90 %.1f us\n", name, pct(x->lat, (size_t) got, 0.90));
+        printf("%s_usb_insert_p99 %.1f us\n", name, pct(x->lat, (size_t) got, 0.99));
+        printf("%s_usb_insert_max %.1f us\n", name, got ? x->lat[got - 1] : NAN);
         printf("%s_usb_insert_first100_p50 %.1f us\n", name, first);
         printf("%s_usb_insert_last100_p50 %.1f us\n", name, last);
-        printf("%s_usb_insert_lost %d inserts\n", name, lost);
-        printf("%s_usb_uevent_call_p50 %.1f us\n", name, pct(call, (size_t) got, 0.50));
-        printf("%s_usb_poll_interval %.2f us\n", name, polls ? poll_ns_sum / (double) polls / 1e3 : NAN);
-        printf("%s_usb_insert_inotify_fired %d inserts\n", name, inotify_seen);
-        printf("%s_rss_%d_hotplugged %ld KiB\n", name, n + 1, rss);
-        printf("%s_hwm_%d_hotplugged %ld KiB\n", name, n + 1, hwm);
-        fflush(stdout);
+        printf("%s_usb_insert_lost %d inserts\n", name, x->lost);
+        printf("%s_usb_uevent_call_p50 %.1f us\n", name, pct(x->call, (size_t) got, 0.50));
+        printf("%s_usb_poll_interval %.2f us\n", name, x->polls ? x->poll_ns / (double) x->polls / 1e3 : NAN);
+        printf("%s_usb_insert_inotify_fired %d inserts\n", name, x->inotify_seen);
+        printf("%s_rss_%d_hotplugged %ld KiB\n", name, n + 1, status_kib(x->d.pid, "VmRSS"));
+        printf("%s_hwm_%d_hotplugged %ld KiB\n", name, n + 1, status_kib(x->d.pid, "VmHWM"));
+        printf("%s_rss_anon_%d_hotplugged %ld KiB\n", name, n + 1, status_kib(x->d.pid, "RssAnon"));
+}
 
-        daemon_stop(&d, false);
-        bed_clean_sockets(&b);
-        free(sentinel);
-        free(lat);
-        free(call);
-        bed_free(&b);
-        return lost > 0;
+/* Every daemon on its own testbed, started at once; stick i goes into each daemon's testbed in turn, so
+ * that what disturbs the machine meanwhile disturbs all of them alike. */
+static int run_insert(const Kind *kinds, size_t nk, int n, double gap_ms) {
+        Insert x[_KIND_MAX] = {};
+        int ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        for (size_t j = 0; j < nk; j++) {
+                x[j].kind = kinds[j];
+                bed_new(&x[j].bed);
+                bed_add_stick(&x[j].bed, SENTINEL_PORT);
+                x[j].lat = calloc((size_t) n, sizeof(double));
+                x[j].call = calloc((size_t) n, sizeof(double));
+        }
+        for (size_t j = 0; j < nk; j++) {
+                char *sentinel = stick_attr(&x[j].bed, SENTINEL_PORT, NULL, "authorized");
+                daemon_start(&x[j].d, kinds[j], &x[j].bed);
+                if (!wait_all_zero(&sentinel, 1, 30 * NSEC, &x[j].d, NULL))
+                        die("%s did not block the stick present at start within 30 s (see %s/daemon.log)",
+                            kind_name(kinds[j]), x[j].d.base);
+                free(sentinel);
+        }
+        for (size_t j = 0; j < nk; j++)
+                wait_quiet(x[j].d.pid, 200);
+
+        for (int i = 1; i <= n; i++)
+                for (size_t j = 0; j < nk; j++)
+                        insert_one(&x[(j + (size_t) i) % nk], i, gap_ms, ino); /* rotate who goes first */
+        if (ino >= 0)
+                close(ino);
+
+        Insert *mn = NULL, *ug = NULL, *nul = NULL;
+        for (size_t j = 0; j < nk; j++) {
+                wait_quiet(x[j].d.pid, 300);
+                insert_report(&x[j], n);
+                if (x[j].kind == MNGUARDD)
+                        mn = &x[j];
+                else if (x[j].kind == USBGUARD)
+                        ug = &x[j];
+                else
+                        nul = &x[j];
+        }
+        /* Same run, same noise: the figures to compare on a busy machine. */
+        Insert *pair[2] = { mn, ug };
+        for (size_t j = 0; j < 2 && nul; j++)
+                if (pair[j])
+                        printf("%s_usb_insert_p50_above_null %.1f us\n", kind_name(pair[j]->kind),
+                               pair[j]->p50 - nul->p50);
+        if (mn && ug) {
+                printf("usb_insert_p50_ratio_mnguardd_to_usbguard %.2f ratio\n", mn->p50 / ug->p50);
+                printf("usb_insert_p99_ratio_mnguardd_to_usbguard %.2f ratio\n", mn->p99 / ug->p99);
+        }
+        fflush(stdout);
+        for (size_t j = 0; j < nk; j++) {
+                daemon_stop(&x[j].d, false);
+                bed_clean_sockets(&x[j].bed);
+                bed_free(&x[j].bed);
+                free(x[j].lat);
+                free(x[j].call);
+        }
+        return 0; /* lost inserts are a figure, not a failure */
 }
 
 /* ---- coldplug ---- */
 
 typedef struct Coldplug {
         double all_blocked_ms, ready_ms, sweep_ms;
-        long rss, hwm;
+        long rss, hwm, anon;
 } Coldplug;
 
 static void coldplug_once(Bed *b, Kind kind, char **paths, int n, bool want_rss, Coldplug *out) {
@@ -825,7 +937,7 @@ static void coldplug_once(Bed *b, Kind kind, char **paths, int n, bool want_rss,
                 bed_reset_stick(b, i);
         bed_clean_sockets(b);
         Daemon d;
-        daemon_start(&d, kind, true);
+        daemon_start(&d, kind, b);
         uint64_t sweep = 0;
         uint64_t t = wait_all_zero(paths, (size_t) n, 60 * NSEC, &d, &sweep);
         if (!t)
@@ -833,71 +945,84 @@ static void coldplug_once(Bed *b, Kind kind, char **paths, int n, bool want_rss,
         out->all_blocked_ms = (double) (t - d.t_exec) / 1e6;
         out->ready_ms = d.t_ready ? (double) (d.t_ready - d.t_exec) / 1e6 : NAN;
         out->sweep_ms = (double) sweep / 1e6;
+        if (!want_rss && kind == USBGUARD)
+                wait_quiet(d.pid, 20); /* a SIGTERM while it still starts up can go unanswered for >10 s */
         if (want_rss) {
                 wait_quiet(d.pid, 300);
                 out->rss = status_kib(d.pid, "VmRSS");
                 out->hwm = status_kib(d.pid, "VmHWM");
+                out->anon = status_kib(d.pid, "RssAnon");
         }
         daemon_stop(&d, false);
 }
 
-static int run_coldplug(Kind kind, int n, int runs) {
-        const char *name = kind_name(kind);
-        Bed b;
-        bed_new(&b);
+/* Time from exec until every one of n+1 present sticks reads authorized=0, minus the same with one stick
+ * (median of `runs` each); the daemons and the two sizes take turns. */
+static int run_coldplug(const Kind *kinds, size_t nk, int n, int runs) {
+        Bed b, b1;
         int total = n + 1;
+        bed_new(&b);
         char **paths = calloc((size_t) total, sizeof(char *));
         for (int i = 1; i <= total; i++) {
                 bed_add_stick(&b, i);
                 paths[i - 1] = stick_attr(&b, i, NULL, "authorized");
         }
-        double *many = calloc((size_t) runs, sizeof(double)), *one = calloc((size_t) runs, sizeof(double));
-        double *rmany = calloc((size_t) runs, sizeof(double)), *rone = calloc((size_t) runs, sizeof(double));
-        double sweep = 0;
-        Coldplug c = {}, last = {};
-        /* The baseline: a testbed with one stick. Runs are interleaved so that drift of the machine hits
-         * both alike. */
-        Bed b1;
         bed_new(&b1);
         bed_add_stick(&b1, 1);
         char *p1 = stick_attr(&b1, 1, NULL, "authorized");
-        for (int r = 0; r < runs; r++) {
-                /* each testbed sets $UMOCKDEV_DIR when created: point it at the one in use */
-                setenv("UMOCKDEV_DIR", b1.root, 1);
-                coldplug_once(&b1, kind, &p1, 1, false, &c);
-                one[r] = c.all_blocked_ms;
-                rone[r] = c.ready_ms;
-                setenv("UMOCKDEV_DIR", b.root, 1);
-                coldplug_once(&b, kind, paths, total, r == runs - 1, &c);
-                many[r] = c.all_blocked_ms;
-                rmany[r] = c.ready_ms;
-                if (c.sweep_ms > sweep)
-                        sweep = c.sweep_ms;
-                if (r == runs - 1)
-                        last = c;
+
+        double *many[_KIND_MAX], *one[_KIND_MAX], *rmany[_KIND_MAX], *rone[_KIND_MAX], sweep[_KIND_MAX] = {};
+        Coldplug last[_KIND_MAX] = {};
+        for (size_t j = 0; j < nk; j++) {
+                many[j] = calloc((size_t) runs, sizeof(double));
+                one[j] = calloc((size_t) runs, sizeof(double));
+                rmany[j] = calloc((size_t) runs, sizeof(double));
+                rone[j] = calloc((size_t) runs, sizeof(double));
         }
-        double m1 = median(one, (size_t) runs), mn = median(many, (size_t) runs);
-        printf("%s_coldplug_%d %.1f ms\n", name, n, mn - m1);
-        printf("%s_coldplug_%d_all_blocked_from_exec %.1f ms\n", name, total, mn);
-        printf("%s_coldplug_1_all_blocked_from_exec %.1f ms\n", name, m1);
-        printf("%s_coldplug_sweep_max %.2f ms\n", name, sweep);
-        if (kind == MNGUARDD) {
-                double r1 = median(rone, (size_t) runs), rn = median(rmany, (size_t) runs);
-                printf("%s_coldplug_%d_ready_delta %.1f ms\n", name, n, rn - r1);
-                printf("%s_ready_1_device %.1f ms\n", name, r1);
+        for (int r = 0; r < runs; r++)
+                for (size_t j = 0; j < nk; j++) {
+                        Coldplug c = {};
+                        coldplug_once(&b1, kinds[j], &p1, 1, false, &c);
+                        one[j][r] = c.all_blocked_ms;
+                        rone[j][r] = c.ready_ms;
+                        coldplug_once(&b, kinds[j], paths, total, r == runs - 1, &c);
+                        many[j][r] = c.all_blocked_ms;
+                        rmany[j][r] = c.ready_ms;
+                        if (c.sweep_ms > sweep[j])
+                                sweep[j] = c.sweep_ms;
+                        if (r == runs - 1)
+                                last[j] = c;
+                }
+        double cost[_KIND_MAX] = {};
+        for (size_t j = 0; j < nk; j++) {
+                const char *name = kind_name(kinds[j]);
+                double m1 = median(one[j], (size_t) runs), mn = median(many[j], (size_t) runs);
+                cost[kinds[j]] = mn - m1;
+                printf("%s_coldplug_%d %.1f ms\n", name, n, mn - m1);
+                printf("%s_coldplug_%d_all_blocked_from_exec %.1f ms\n", name, total, mn);
+                printf("%s_coldplug_1_all_blocked_from_exec %.1f ms\n", name, m1);
+                printf("%s_coldplug_sweep_max %.2f ms\n", name, sweep[j]);
+                if (kinds[j] == MNGUARDD) {
+                        double r1 = median(rone[j], (size_t) runs), rn = median(rmany[j], (size_t) runs);
+                        printf("%s_coldplug_%d_ready_delta %.1f ms\n", name, n, rn - r1);
+                        printf("%s_ready_1_device %.1f ms\n", name, r1);
+                }
+                printf("%s_rss_%d_coldplugged %ld KiB\n", name, total, last[j].rss);
+                printf("%s_hwm_%d_coldplugged %ld KiB\n", name, total, last[j].hwm);
+                printf("%s_rss_anon_%d_coldplugged %ld KiB\n", name, total, last[j].anon);
+                free(many[j]);
+                free(one[j]);
+                free(rmany[j]);
+                free(rone[j]);
         }
-        printf("%s_rss_%d_coldplugged %ld KiB\n", name, total, last.rss);
-        printf("%s_hwm_%d_coldplugged %ld KiB\n", name, total, last.hwm);
+        if (cost[MNGUARDD] > 0 && cost[USBGUARD] > 0)
+                printf("coldplug_%d_ratio_mnguardd_to_usbguard %.2f ratio\n", n, cost[MNGUARDD] / cost[USBGUARD]);
         fflush(stdout);
 
         for (int i = 0; i < total; i++)
                 free(paths[i]);
         free(paths);
         free(p1);
-        free(many);
-        free(one);
-        free(rmany);
-        free(rone);
         bed_clean_sockets(&b);
         bed_clean_sockets(&b1);
         bed_free(&b1);
@@ -907,41 +1032,47 @@ static int run_coldplug(Kind kind, int n, int runs) {
 
 /* ---- idle ---- */
 
-static int run_idle(double seconds) {
+/* mnguardd as on this machine (no USB, no umockdev), and mnguardd, USBGuard and the null responder each
+ * on an empty testbed (root hub only), idle side by side. */
+static int run_idle(double seconds, bool usbguard) {
         bool umockdev = strstr(env_or("LD_PRELOAD", ""), "umockdev-preload") != NULL;
         Bed b = {};
-        Daemon d[3];
-        const char *label[3] = { "mnguardd_idle", "mnguardd_idle_umockdev", "usbguard_idle" };
+        Daemon d[4];
+        const char *label[4] = { "mnguardd_idle", "mnguardd_idle_umockdev", "null_idle_umockdev", "usbguard_idle" };
         int nd = 1;
 
-        daemon_start(&d[0], MNGUARDD, false);
+        daemon_start(&d[0], MNGUARDD, NULL);
         if (umockdev) {
                 bed_new(&b);
-                daemon_start(&d[1], MNGUARDD, true);
-                daemon_start(&d[2], USBGUARD, true);
+                daemon_start(&d[1], MNGUARDD, &b);
+                daemon_start(&d[2], NULLD, &b);
                 nd = 3;
+                if (usbguard)
+                        daemon_start(&d[nd++], USBGUARD, &b);
         } else
-                fprintf(stderr, "bench-usb: idle: not under umockdev-wrapper, USBGuard (needs a testbed here) skipped\n");
+                fprintf(stderr, "bench-usb: idle: not under umockdev-wrapper: USBGuard (needs a testbed here) skipped\n");
         sleep_ms(2000); /* settle: USBGuard has no readiness signal */
-        uint64_t vol0[3], inv0[3];
+        uint64_t sw0[4];
         for (int i = 0; i < nd; i++) {
                 daemon_check_alive(&d[i]);
-                vol0[i] = sum_tasks(d[i].pid, "voluntary_ctxt_switches", NULL);
-                inv0[i] = sum_tasks(d[i].pid, "nonvoluntary_ctxt_switches", NULL);
+                sw0[i] = sum_tasks(d[i].pid, "voluntary_ctxt_switches", NULL) +
+                         sum_tasks(d[i].pid, "nonvoluntary_ctxt_switches", NULL);
         }
         uint64_t t0 = now_ns();
         sleep_ms(seconds * 1000);
         double window = (double) (now_ns() - t0) / 1e9;
+        printf("idle_window %.1f s\n", window);
         for (int i = 0; i < nd; i++) {
                 daemon_check_alive(&d[i]);
                 unsigned threads = 0;
-                uint64_t vol = sum_tasks(d[i].pid, "voluntary_ctxt_switches", &threads) - vol0[i];
-                uint64_t inv = sum_tasks(d[i].pid, "nonvoluntary_ctxt_switches", NULL) - inv0[i];
+                uint64_t sw = sum_tasks(d[i].pid, "voluntary_ctxt_switches", &threads) +
+                              sum_tasks(d[i].pid, "nonvoluntary_ctxt_switches", NULL) - sw0[i];
                 printf("%s_rss %ld KiB\n", label[i], status_kib(d[i].pid, "VmRSS"));
                 printf("%s_hwm %ld KiB\n", label[i], status_kib(d[i].pid, "VmHWM"));
+                printf("%s_rss_anon %ld KiB\n", label[i], status_kib(d[i].pid, "RssAnon"));
                 printf("%s_threads %u threads\n", label[i], threads);
-                printf("%s_wakeups %" PRIu64 " switches/%.0fs\n", label[i], vol + inv, window);
-                printf("%s_wakeups_per_min %.1f switches/min\n", label[i], (double) (vol + inv) * 60.0 / window);
+                printf("%s_wakeups %" PRIu64 " switches\n", label[i], sw);
+                printf("%s_wakeups_per_min %.1f switches/min\n", label[i], (double) sw * 60.0 / window);
         }
         fflush(stdout);
         for (int i = 0; i < nd; i++)
@@ -955,10 +1086,70 @@ static int run_idle(double seconds) {
 
 /* ---- main ---- */
 
+static char *tmpfs_mount;
+
+static void undo_tmpfs(void) {
+        if (tmpfs_mount) {
+                umount2(tmpfs_mount, MNT_DETACH);
+                rmdir(tmpfs_mount);
+        }
+}
+
+/* Testbeds on tmpfs, like sysfs in memory: on a journaling file system (here /tmp is ext4 on the same
+ * disk as the daemons' journals) a daemon's write of "authorized" can wait for the file system's journal
+ * commit, which real sysfs never does. The tmpfs is mounted in a private mount namespace of this process
+ * and its children (root only; else, or with $BENCH_SYSFS_DIR, testbeds go where that or $TMPDIR says).
+ * /dev/shm is not used: umockdev's preload redirects every path under /dev. */
+static void setup_sysfs_tmpfs(void) {
+        const char *dir = getenv("BENCH_SYSFS_DIR");
+        if (dir && *dir) {
+                sysfs_dir = strdup(dir);
+                return;
+        }
+        if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+                fprintf(stderr, "bench-usb: no private tmpfs for testbeds (%s), using $TMPDIR\n", strerror(errno));
+                return;
+        }
+        char *d = xasprintf("%s/bench-usb-sysfs-XXXXXX", env_or("TMPDIR", "/tmp"));
+        if (!mkdtemp(d) || mount("bench-usb-sysfs", d, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=512m") < 0) {
+                fprintf(stderr, "bench-usb: cannot mount a tmpfs for testbeds (%s), using $TMPDIR\n", strerror(errno));
+                rmdir(d);
+                free(d);
+                return;
+        }
+        tmpfs_mount = d;
+        sysfs_dir = d;
+        atexit(undo_tmpfs);
+}
+
 static void on_signal(int sig) {
         kill_children();
+        undo_tmpfs();
         signal(sig, SIG_DFL);
         raise(sig);
+}
+
+static size_t parse_kinds(const char *arg, Kind *ret) {
+        size_t n = 0;
+        char *copy = strdup(arg), *save = NULL;
+        for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+                Kind k;
+                if (strcmp(w, "mnguardd") == 0)
+                        k = MNGUARDD;
+                else if (strcmp(w, "usbguard") == 0)
+                        k = USBGUARD;
+                else if (strcmp(w, "null") == 0)
+                        k = NULLD;
+                else
+                        die("--daemon: a comma-separated list of mnguardd, usbguard, null");
+                bool dup = false;
+                for (size_t i = 0; i < n; i++)
+                        dup = dup || ret[i] == k;
+                if (!dup)
+                        ret[n++] = k;
+        }
+        free(copy);
+        return n;
 }
 
 int main(int argc, char *argv[]) {
@@ -972,20 +1163,14 @@ int main(int argc, char *argv[]) {
                 { "seconds", required_argument, NULL, ARG_SECONDS },
                 {},
         };
-        Kind kind = MNGUARDD;
+        Kind kinds[_KIND_MAX] = { MNGUARDD };
+        size_t nk = 1;
         int inserts = 500, devices = 500, runs = 5, c;
         double gap = 2, seconds = atof(env_or("BENCH_IDLE_SECONDS", "65"));
 
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
                 switch (c) {
-                case ARG_DAEMON:
-                        if (strcmp(optarg, "mnguardd") == 0)
-                                kind = MNGUARDD;
-                        else if (strcmp(optarg, "usbguard") == 0)
-                                kind = USBGUARD;
-                        else
-                                die("--daemon: mnguardd or usbguard");
-                        break;
+                case ARG_DAEMON: nk = parse_kinds(optarg, kinds); break;
                 case ARG_INSERTS: inserts = atoi(optarg); break;
                 case ARG_GAP: gap = atof(optarg); break;
                 case ARG_DEVICES: devices = atoi(optarg); break;
@@ -994,8 +1179,8 @@ int main(int argc, char *argv[]) {
                 default:
                         return 2;
                 }
-        if (optind + 1 != argc) {
-                fprintf(stderr, "usage: bench-usb insert|coldplug|idle [--daemon mnguardd|usbguard] [--inserts N] "
+        if (optind + 1 != argc || nk == 0) {
+                fprintf(stderr, "usage: bench-usb insert|coldplug|idle [--daemon mnguardd,usbguard,null] [--inserts N] "
                                 "[--gap-ms G] [--devices N] [--runs R] [--seconds S]\n");
                 return 2;
         }
@@ -1010,20 +1195,29 @@ int main(int argc, char *argv[]) {
         setup_cpus();
 
         bool umockdev = strstr(env_or("LD_PRELOAD", ""), "umockdev-preload") != NULL;
+        bool have_usbguard = access(env_or("USBGUARD_DAEMON", USBGUARD_DAEMON_PATH), X_OK) == 0;
+        size_t k = 0;
+        for (size_t i = 0; i < nk; i++)
+                if (kinds[i] != USBGUARD || have_usbguard)
+                        kinds[k++] = kinds[i];
+                else
+                        fprintf(stderr, "bench-usb: %s not installed (Debian package usbguard): skipped\n",
+                                env_or("USBGUARD_DAEMON", USBGUARD_DAEMON_PATH));
+        nk = k;
+        if (umockdev)
+                setup_sysfs_tmpfs();
+
         if (strcmp(mode, "idle") == 0)
-                return run_idle(seconds);
+                return run_idle(seconds, have_usbguard);
         if (!umockdev) {
                 fprintf(stderr, "bench-usb: %s needs umockdev-wrapper (LD_PRELOAD lacks libumockdev-preload)\n", mode);
                 return 77;
         }
-        if (kind == USBGUARD && access(env_or("USBGUARD_DAEMON", USBGUARD_DAEMON_PATH), X_OK) < 0) {
-                fprintf(stderr, "bench-usb: %s not installed (Debian package usbguard)\n",
-                        env_or("USBGUARD_DAEMON", USBGUARD_DAEMON_PATH));
+        if (nk == 0)
                 return 77;
-        }
         if (strcmp(mode, "insert") == 0)
-                return run_insert(kind, inserts, gap);
+                return run_insert(kinds, nk, inserts, gap);
         if (strcmp(mode, "coldplug") == 0)
-                return run_coldplug(kind, devices, runs);
+                return run_coldplug(kinds, nk, devices, runs);
         die("unknown mode %s", mode);
 }

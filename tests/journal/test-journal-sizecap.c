@@ -16,9 +16,18 @@
 #include "journal-diskfull-common.h"
 #include "macro.h"
 
+static int setup(void **state) {
+        *state = jt_mkdtemp();
+        return 0;
+}
+
+static int teardown(void **state) {
+        jt_rm_rf(*state);
+        return 0;
+}
+
 static void test_size_cap(void **state) {
-        char *dir = jt_mkdtemp();
-        _cleanup_free_ char *path = jt_path(dir, "journal.db");
+        _cleanup_free_ char *path = jt_path(*state, "journal.db");
         JournalOptions o = { .backlog_max_events = DF_BACKLOG, .retry_usec = 1, .max_size_bytes = 1024 * 1024 };
         Journal *j = NULL;
         DiskFull d;
@@ -44,12 +53,11 @@ static void test_size_cap(void **state) {
         jt_append_n(j, 5, DF_T0 + 9000000, 1);
         assert_true(jt_verify(j).intact);
         journal_close(j);
-        jt_rm_rf(dir);
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_size_cap),
+                cmocka_unit_test_setup_teardown(test_size_cap, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

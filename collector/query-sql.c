@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "query-sql.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct Builder {
+        SqlQuery *q;
+        size_t len;
+        bool postgres, overflow;
+} Builder;
+
+_printf_(2, 3) static void put(Builder *b, const char *fmt, ...) {
+        va_list ap;
+        if (b->overflow)
+                return;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->q->sql + b->len, sizeof(b->q->sql) - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0 || (size_t) n >= sizeof(b->q->sql) - b->len)
+                b->overflow = true;
+        else
+                b->len += (size_t) n;
+}
+
+/* Appends a placeholder for a new parameter. */
+static void param(Builder *b, const char *text, int64_t number) {
+        if (b->q->n_params >= SQL_PARAMS_MAX) {
+                b->overflow = true;
+                return;
+        }
+        b->q->params[b->q->n_params++] = (SqlParam) { .text = text, .number = number };
+        if (b->postgres)
+                put(b, "$%u", b->q->n_params);
+        else
+                put(b, "?");
+}
+
+static void cond(Builder *b, bool *first) {
+        put(b, *first ? " WHERE " : " AND ");
+        *first = false;
+}
+
+int sql_build_events(const EventQuery *q, bool postgres, SqlQuery *ret) {
+        Builder b = { .q = ret, .postgres = postgres };
+        bool first = true;
+        bool desc = q->order == EVENT_ORDER_DESCENDING;
+
+        *ret = (SqlQuery) {};
+        put(&b, "SELECT host_id, seq, ts, received, flags, body FROM events");
+        if (q->host_id) {
+                cond(&b, &first);
+                put(&b, "host_id = ");
+                param(&b, q->host_id, 0);
+        }
+        if (q->since_usec) {
+                cond(&b, &first);
+                put(&b, "ts >= ");
+                param(&b, NULL, (int64_t) q->since_usec);
+        }
+        if (q->until_usec) {
+                cond(&b, &first);
+                put(&b, "ts < ");
+                param(&b, NULL, (int64_t) q->until_usec);
+        }
+        if (q->action) {
+                cond(&b, &first);
+                if (postgres) {
+                        int r = glob_to_regex(q->action, &ret->regex);
+                        if (r < 0)
+                                return r;
+                        put(&b, "action ~ ");
+                        param(&b, ret->regex, 0);
+                } else {
+                        put(&b, "action GLOB ");
+                        param(&b, q->action, 0);
+                }
+        }
+        if (q->user) {
+                cond(&b, &first);
+                put(&b, "user_name = ");
+                param(&b, q->user, 0);
+        }
+        if (q->device) {
+                cond(&b, &first);
+                if (device_is_vidpid(q->device, ret->vidpid)) {
+                        put(&b, "dev_vidpid = ");
+                        param(&b, ret->vidpid, 0);
+                } else {
+                        put(&b, "dev_serial = ");
+                        param(&b, q->device, 0);
+                }
+        }
+        if (q->has_after) {
+                cond(&b, &first);
+                put(&b, "(ts, host_id, seq) %s (", desc ? "<" : ">");
+                param(&b, NULL, (int64_t) q->after_usec);
+                put(&b, ", ");
+                param(&b, q->after_host, 0);
+                put(&b, ", ");
+                param(&b, NULL, (int64_t) q->after_sequence);
+                put(&b, ")");
+        }
+        if (desc)
+                put(&b, " ORDER BY ts DESC, host_id DESC, seq DESC");
+        else
+                put(&b, " ORDER BY ts, host_id, seq");
+        if (q->limit) {
+                put(&b, " LIMIT ");
+                param(&b, NULL, q->limit > (uint64_t) INT64_MAX ? INT64_MAX : (int64_t) q->limit);
+        }
+        if (b.overflow) {
+                sql_query_done(ret);
+                return -E2BIG;
+        }
+        return 0;
+}
+
+void sql_query_done(SqlQuery *q) {
+        free(q->regex);
+        q->regex = NULL;
+}

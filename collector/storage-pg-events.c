@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* PostgreSQL backend: ingest transactions (the host row locked FOR UPDATE, so collectors sharing the
+ * database serialize per host; events written with COPY), hosts, event and alert queries. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query-sql.h"
+#include "storage-pg.h"
+#include "strutil.h"
+
+/* COPY data is sent in pieces of about this size. */
+#define PG_COPY_CHUNK (256u * 1024u)
+
+struct StorageTxn {
+        PgStorage *s;
+        PGconn *c;
+        unsigned index;
+        char host_id[HOST_ID_LEN + 1];
+};
+
+#define HOST_COLUMNS "host_id, host_name, grp, enrolled, last_seen, first_seq, contiguous_seq, last_seq, n_events, n_broken"
+
+static char *value_dup(const PGresult *res, int row, int col) {
+        return PQgetisnull(res, row, col) ? NULL : strdup(PQgetvalue(res, row, col));
+}
+
+static uint64_t value_u64(const PGresult *res, int row, int col) {
+        uint64_t v = 0;
+        (void) parse_u64(PQgetvalue(res, row, col), &v);
+        return v;
+}
+
+static void host_from_row(const PGresult *res, int row, HostState *h) {
+        *h = (HostState) {};
+        snprintf(h->host_id, sizeof(h->host_id), "%s", PQgetvalue(res, row, 0));
+        h->host_name = value_dup(res, row, 1);
+        h->group = value_dup(res, row, 2);
+        h->enrolled_usec = value_u64(res, row, 3);
+        h->last_seen_usec = value_u64(res, row, 4);
+        h->first_sequence = value_u64(res, row, 5);
+        h->contiguous_sequence = value_u64(res, row, 6);
+        h->last_sequence = value_u64(res, row, 7);
+        h->n_events = value_u64(res, row, 8);
+        h->n_broken = value_u64(res, row, 9);
+        h->chain = host_chain_state(h);
+}
+
+static void txn_free(StorageTxn *t) {
+        pg_conn_put(t->s, t->index);
+        free(t);
+}
+
+int pg_ingest_begin(Storage *base, const char *host_id, const char *host_name, uint64_t now_usec,
+                    HostState *ret_state, StorageTxn **ret) {
+        PgStorage *s = (PgStorage *) base;
+        StorageTxn *t = calloc(1, sizeof(*t));
+        HostState h = {};
+        int r;
+
+        if (!t)
+                return -ENOMEM;
+        t->s = s;
+        memcpy(t->host_id, host_id, sizeof(t->host_id));
+        r = pg_conn_get(s, &t->c, &t->index);
+        if (r < 0) {
+                free(t);
+                return r;
+        }
+        r = pg_exec(t->c, "BEGIN");
+        if (r < 0)
+                goto fail;
+        const char *v[] = { host_id };
+        _cleanup_(PQclearp) PGresult *ins = NULL, *sel = NULL;
+        r = pg_query(t->c, "INSERT INTO hosts (host_id) VALUES ($1) ON CONFLICT DO NOTHING", 1, v, NULL, NULL, &ins);
+        if (r < 0)
+                goto fail;
+        r = pg_query(t->c, "SELECT " HOST_COLUMNS " FROM hosts WHERE host_id = $1 FOR UPDATE", 1, v, NULL, NULL, &sel);
+        if (r < 0)
+                goto fail;
+        if (PQntuples(sel) != 1) {
+                r = -EIO;
+                goto fail;
+        }
+        host_from_row(sel, 0, &h);
+        if (host_name) {
+                free(h.host_name);
+                h.host_name = strdup(host_name);
+        }
+        *ret_state = h;
+        *ret = t;
+        return 0;
+fail:
+        pg_exec(t->c, "ROLLBACK");
+        txn_free(t);
+        return r;
+}
+
+int pg_ingest_existing(StorageTxn *t, uint64_t lo, uint64_t hi, ExistingEvent *out, size_t max, size_t *ret_n) {
+        char slo[24], shi[24], smax[24];
+        snprintf(slo, sizeof(slo), "%llu", (unsigned long long) lo);
+        snprintf(shi, sizeof(shi), "%llu", (unsigned long long) (hi > (uint64_t) INT64_MAX ? (uint64_t) INT64_MAX : hi));
+        snprintf(smax, sizeof(smax), "%zu", max);
+        const char *v[] = { t->host_id, slo, shi, smax };
+        _cleanup_(PQclearp) PGresult *res = NULL;
+        int r = pg_query(t->c, "SELECT seq, hash, prev_hash, digest FROM events WHERE host_id = $1 AND seq BETWEEN $2 AND $3 "
+                               "ORDER BY seq LIMIT $4", 4, v, NULL, NULL, &res);
+        if (r < 0)
+                return r;
+        size_t n = 0;
+        for (int i = 0; i < PQntuples(res) && n < max; i++) {
+                ExistingEvent *e = &out[n++];
+                e->sequence = value_u64(res, i, 0);
+                (void) pg_bytea_hash(PQgetvalue(res, i, 1), e->hash);
+                (void) pg_bytea_hash(PQgetvalue(res, i, 2), e->prev_hash);
+                (void) pg_bytea_hash(PQgetvalue(res, i, 3), e->digest);
+        }
+        *ret_n = n;
+        return 0;
+}
+
+int pg_ingest_sequences_after(StorageTxn *t, uint64_t after, uint64_t *out, size_t max, size_t *ret_n) {
+        char safter[24], smax[24];
+        snprintf(safter, sizeof(safter), "%llu", (unsigned long long) after);
+        snprintf(smax, sizeof(smax), "%zu", max);
+        const char *v[] = { t->host_id, safter, smax };
+        _cleanup_(PQclearp) PGresult *res = NULL;
+        int r = pg_query(t->c, "SELECT seq FROM events WHERE host_id = $1 AND seq > $2 ORDER BY seq LIMIT $3", 3, v,
+                         NULL, NULL, &res);
+        if (r < 0)
+                return r;
+        size_t n = 0;
+        for (int i = 0; i < PQntuples(res) && n < max; i++)
+                out[n++] = value_u64(res, i, 0);
+        *ret_n = n;
+        return 0;
+}
+
+/* COPY text format: backslash, newline, carriage return and tab escaped. */
+typedef struct CopyBuf {
+        char *data;
+        size_t len, cap;
+} CopyBuf;
+
+static int copy_reserve(CopyBuf *b, size_t extra) {
+        if (b->len + extra <= b->cap)
+                return 0;
+        size_t ncap = b->cap ? b->cap : PG_COPY_CHUNK * 2;
+        while (ncap < b->len + extra)
+                ncap *= 2;
+        char *d = realloc(b->data, ncap);
+        if (!d)
+                return -ENOMEM;
+        b->data = d;
+        b->cap = ncap;
+        return 0;
+}
+
+static int copy_text(CopyBuf *b, const char *s, size_t n, char sep) {
+        if (copy_reserve(b, 2 * n + 2) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                char c = s[i];
+                if (c == '\\' || c == '\n' || c == '\r' || c == '\t') {
+                        b->data[b->len++] = '\\';
+                        c = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : '\\';
+                }
+                b->data[b->len++] = c;
+        }
+        b->data[b->len++] = sep;
+        return 0;
+}
+
+static int copy_null(CopyBuf *b, char sep) {
+        if (copy_reserve(b, 3) < 0)
+                return -ENOMEM;
+        b->data[b->len++] = '\\';
+        b->data[b->len++] = 'N';
+        b->data[b->len++] = sep;
+        return 0;
+}
+
+static int copy_str(CopyBuf *b, const char *s, char sep) {
+        return s ? copy_text(b, s, strlen(s), sep) : copy_null(b, sep);
+}
+
+static int copy_u64(CopyBuf *b, uint64_t v, char sep) {
+        char tmp[24];
+        int n = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long) v);
+        return copy_text(b, tmp, (size_t) n, sep);
+}
+
+static int copy_hash(CopyBuf *b, const uint8_t h[SHA256_SIZE], char sep) {
+        /* bytea hex input "\x…" with the backslash escaped for COPY */
+        static const char digits[] = "0123456789abcdef";
+        if (copy_reserve(b, 3 + 2 * SHA256_SIZE + 1) < 0)
+                return -ENOMEM;
+        b->data[b->len++] = '\\';
+        b->data[b->len++] = '\\';
+        b->data[b->len++] = 'x';
+        for (size_t i = 0; i < SHA256_SIZE; i++) {
+                b->data[b->len++] = digits[h[i] >> 4];
+                b->data[b->len++] = digits[h[i] & 15];
+        }
+        b->data[b->len++] = sep;
+        return 0;
+}
+
+static int copy_row(CopyBuf *b, const char *host_id, const IngestRecord *r, uint64_t received) {
+        if (copy_text(b, host_id, HOST_ID_LEN, '\t') < 0 || copy_u64(b, r->sequence, '\t') < 0 ||
+            copy_u64(b, r->timestamp_usec, '\t') < 0 || copy_u64(b, received, '\t') < 0 ||
+            copy_str(b, r->action, '\t') < 0 || copy_str(b, r->user_name, '\t') < 0 ||
+            copy_str(b, r->dev_serial, '\t') < 0 || copy_str(b, r->dev_vidpid[0] ? r->dev_vidpid : NULL, '\t') < 0 ||
+            copy_u64(b, r->flags, '\t') < 0 || copy_hash(b, r->hash, '\t') < 0 || copy_hash(b, r->prev_hash, '\t') < 0 ||
+            copy_hash(b, r->digest, '\t') < 0 ||
+            copy_text(b, r->json, r->json_len, '\n') < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int pg_ingest_insert(StorageTxn *t, IngestRecord *const *records, size_t n, uint64_t received_usec) {
+        CopyBuf b = {};
+        int r = 0;
+        _cleanup_(PQclearp) PGresult *start = PQexec(t->c, "COPY events (host_id, seq, ts, received, action, user_name, "
+                                                           "dev_serial, dev_vidpid, flags, hash, prev_hash, digest, body) FROM STDIN");
+        if (!start || PQresultStatus(start) != PGRES_COPY_IN)
+                return pg_result_errno(t->c, start);
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                r = copy_row(&b, t->host_id, records[i], received_usec);
+                if (r >= 0 && (b.len >= PG_COPY_CHUNK || i + 1 == n)) {
+                        if (PQputCopyData(t->c, b.data, (int) b.len) != 1)
+                                r = -ECONNRESET;
+                        b.len = 0;
+                }
+        }
+        free(b.data);
+        if (PQputCopyEnd(t->c, r < 0 ? "mnguard-collector: aborted" : NULL) != 1 && r >= 0)
+                r = -ECONNRESET;
+        PGresult *res;
+        while ((res = PQgetResult(t->c))) {
+                if (r >= 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
+                        r = pg_result_errno(t->c, res);
+                PQclear(res);
+        }
+        return r;
+}
+
+int pg_ingest_alert(StorageTxn *t, const AlertRecord *a) {
+        char created[24], seq[24], seq_end[24];
+        _cleanup_free_ char *body = a->body ? strndup(a->body, a->body_len) : NULL;
+        snprintf(created, sizeof(created), "%llu", (unsigned long long) a->created_usec);
+        snprintf(seq, sizeof(seq), "%llu", (unsigned long long) a->sequence);
+        snprintf(seq_end, sizeof(seq_end), "%llu", (unsigned long long) a->sequence_end);
+        const char *v[] = { a->host_id, created, alert_kind_to_string(a->kind), seq, seq_end, a->detail, body };
+        _cleanup_(PQclearp) PGresult *res = NULL;
+        return pg_query(t->c, "INSERT INTO alerts (host_id, created, kind, seq, seq_end, detail, body) "
+                              "VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, v, NULL, NULL, &res);
+}
+
+int pg_ingest_commit(StorageTxn *t, const HostState *h) {
+        char last_seen[24], first[24], contig[24], last[24], nev[24], nbr[24];
+        snprintf(last_seen, sizeof(last_seen), "%llu", (unsigned long long) h->last_seen_usec);
+        snprintf(first, sizeof(first), "%llu", (unsigned long long) h->first_sequence);
+        snprintf(contig, sizeof(contig), "%llu", (unsigned long long) h->contiguous_sequence);
+        snprintf(last, sizeof(last), "%llu", (unsigned long long) h->last_sequence);
+        snprintf(nev, sizeof(nev), "%llu", (unsigned long long) h->n_events);
+        snprintf(nbr, sizeof(nbr), "%llu", (unsigned long long) h->n_broken);
+        const char *v[] = { h->host_name, last_seen, first, contig, last, nev, nbr,
+                            chain_state_to_string(host_chain_state(h)), t->host_id };
+        _cleanup_(PQclearp) PGresult *res = NULL;
+        int r = pg_query(t->c, "UPDATE hosts SET host_name = COALESCE($1, host_name), last_seen = $2, first_seq = $3, "
+                               "contiguous_seq = $4, last_seq = $5, n_events = $6, n_broken = $7, chain = $8 "
+                               "WHERE host_id = $9", 9, v, NULL, NULL, &res);
+        if (r >= 0)
+                r = pg_exec(t->c, "COMMIT");
+        if (r < 0)
+                pg_exec(t->c, "ROLLBACK");
+        txn_free(t);
+        return r;
+}
+
+void pg_ingest_abort(StorageTxn *t) {
+        if (PQstatus(t->c) == CONNECTION_OK)
+                pg_exec(t->c, "ROLLBACK");
+        txn_free(t);
+}
+
+/* ---- reading ---- */
+
+int pg_host_get(Storage *base, const char *host_id, HostState *ret) {
+        PgStorage *s = (PgStorage *) base;
+        PGconn *c;
+        unsigned idx;
+        int r = pg_conn_get(s, &c, &idx);
+        if (r < 0)
+                return r;
+        const char *v[] = { host_id };
+        _cleanup_(PQclearp) PGresult *res = NULL;
+        r = pg_query(c, "SELECT " HOST_COLUMNS " FROM hosts WHERE host_id = $1", 1, v, NULL, NULL, &res);
+        if (r >= 0 && PQntuples(res) == 0)
+                r = -ENOENT;
+        else if (r >= 0)
+                host_from_row(res, 0, ret);
+        pg_conn_put(s, idx);
+        return r;
+}
+
+int pg_hosts(Storage *base, HostFunc f, void *userdata) {
+        PgStorage *s = (PgStorage *) base;
+        PGconn *c;
+        unsigned idx;
+        int r = pg_conn_get(s, &c, &idx);
+        if (r < 0)
+                return r;
+        _cleanup_(PQclearp) PGresult *res = NULL;
+        r = pg_query(c, "SELECT " HOST_COLUMNS " FROM hosts ORDER BY host_name NULLS FIRST, host_id", 0, NULL, NULL,
+                     NULL, &res);
+        pg_conn_put(s, idx);
+        for (int i = 0; r >= 0 && i < PQntuples(res); i++) {
+                HostState h;
+                host_from_row(res, i, &h);
+                r = f(&h, userdata);
+                host_state_done(&h);
+                if (r != 0)
+                        break;
+        }
+        return r < 0 ? r : 0;
+}
+
+int pg_events(Storage *base, const EventQuery *q, EventFunc f, void *userdata, uint64_t *ret_count) {
+        PgStorage *s = (PgStorage *) base;
+        const char *values[SQL_PARAMS_MAX];
+        char numbers[SQL_PARAMS_MAX][24];
+        SqlQuery sq;
+        PGconn *c;
+        unsigned idx;
+        uint64_t count = 0;
+        int r = sql_build_events(q, true, &sq);
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < sq.n_params; i++) {
+                if (sq.params[i].text)
+                        values[i] = sq.params[i].text;
+                else {
+                        snprintf(numbers[i], sizeof(numbers[i]), "%lld", (long long) sq.params[i].number);
+                        values[i] = numbers[i];
+                }
+        }
+        r = pg_conn_get(s, &c, &idx);
+        if (r < 0) {
+                sql_query_done(&sq);
+                return r;
+        }
+        /* Rows one by one (single-row mode): a long history is never held in memory at once. */
+        if (!PQsendQueryParams(c, sq.sql, (int) sq.n_params, NULL, values, NULL, NULL, 0) || !PQsetSingleRowMode(c))
+                r = pg_result_errno(c, NULL);
+        PGresult *res;
+        bool stop = r < 0;
+        while ((res = PQgetResult(c))) {
+                ExecStatusType st = PQresultStatus(res);
+                if (st == PGRES_SINGLE_TUPLE && !stop) {
+                        StoredEvent e = {
+                                .host_id = PQgetvalue(res, 0, 0),
+                                .sequence = value_u64(res, 0, 1),
+                                .timestamp_usec = value_u64(res, 0, 2),
+                                .received_usec = value_u64(res, 0, 3),
+                                .flags = (unsigned) value_u64(res, 0, 4),
+                                .json = PQgetvalue(res, 0, 5),
+                                .json_len = (size_t) PQgetlength(res, 0, 5),
+                        };
+                        count++;
+                        int k = f(&e, userdata);
+                        if (k != 0) {
+                                stop = true;
+                                if (k < 0)
+                                        r = k;
+                                /* Abandon the rest of the result (the rows still come and are dropped). */
+                                PGcancel *cancel = PQgetCancel(c);
+                                char err[64];
+                                if (cancel) {
+                                        PQcancel(cancel, err, sizeof(err));
+                                        PQfreeCancel(cancel);
+                                }
+                        }
+                } else if (st != PGRES_TUPLES_OK && st != PGRES_SINGLE_TUPLE && !stop) {
+                        r = pg_result_errno(c, res);
+                        stop = true;
+                }
+                PQclear(res);
+        }
+        pg_conn_put(s, idx);
+        sql_query_done(&sq);
+        if (r < 0)
+                return r;
+        if (ret_count)
+                *ret_count = count;
+        return 0;
+}
+
+int pg_alerts(Storage *base, const char *host_id, uint64_t limit, AlertFunc f, void *userdata) {
+        PgStorage *s = (PgStorage *) base;
+        char slimit[24];
+        PGconn *c;
+        unsigned idx;
+        int r = pg_conn_get(s, &c, &idx);
+        if (r < 0)
+                return r;
+        snprintf(slimit, sizeof(slimit), "%llu", (unsigned long long) (limit && limit < (uint64_t) INT64_MAX ? limit : (uint64_t) INT64_MAX));
+        const char *v[] = { host_id, slimit };
+        _cleanup_(PQclearp) PGresult *res = NULL;
+        r = pg_query(c, "SELECT id, host_id, created, kind, seq, seq_end, detail, body FROM alerts "
+                        "WHERE ($1::text IS NULL OR host_id = $1) ORDER BY id DESC LIMIT $2", 2, v, NULL, NULL, &res);
+        pg_conn_put(s, idx);
+        for (int i = 0; r >= 0 && i < PQntuples(res); i++) {
+                AlertRecord a = {
+                        .id = (int64_t) value_u64(res, i, 0),
+                        .created_usec = value_u64(res, i, 2),
+                        .kind = alert_kind_from_string(PQgetvalue(res, i, 3)),
+                        .sequence = value_u64(res, i, 4),
+                        .sequence_end = value_u64(res, i, 5),
+                        .body = PQgetisnull(res, i, 7) ? NULL : PQgetvalue(res, i, 7),
+                        .body_len = (size_t) PQgetlength(res, i, 7),
+                };
+                snprintf(a.host_id, sizeof(a.host_id), "%s", PQgetvalue(res, i, 1));
+                snprintf(a.detail, sizeof(a.detail), "%s", PQgetvalue(res, i, 6));
+                r = f(&a, userdata);
+                if (r != 0)
+                        break;
+        }
+        return r < 0 ? r : 0;
+}

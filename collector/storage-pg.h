@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* Internal to the PostgreSQL backend: storage-pg.c (pool, schema, partitions, tokens, certificates) and
+ * storage-pg-events.c (ingest transactions, hosts, events, alerts). */
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "storage.h"
+
+#define PG_POOL_MAX 32
+#define PG_KNOWN_PARTITIONS_MAX 1024
+#define PG_CONNECT_TIMEOUT_S "5"
+/* Months around now for which ingest creates partitions; records outside go to events_default. */
+#define PG_PARTITION_PAST_MONTHS (20 * 12)
+#define PG_PARTITION_FUTURE_MONTHS 12
+
+typedef struct PgStorage {
+        Storage base;
+        char *conninfo;
+        pthread_mutex_t lock;           /* the pool and the partition cache */
+        pthread_cond_t cond;
+        PGconn *conns[PG_POOL_MAX];
+        bool busy[PG_POOL_MAX];
+        unsigned n_conns;
+        int32_t known_months[PG_KNOWN_PARTITIONS_MAX];  /* year * 12 + month - 1, partitions that exist */
+        unsigned n_known_months;
+} PgStorage;
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(PGresult *, PQclear);
+
+/* Takes a connection from the pool, (re)connecting it when needed: -ENOTCONN when the server is away. */
+int pg_conn_get(PgStorage *s, PGconn **ret, unsigned *ret_index);
+void pg_conn_put(PgStorage *s, unsigned index);
+/* The negative errno for a failed result (or a broken connection). */
+int pg_result_errno(PGconn *c, const PGresult *res);
+/* Runs a statement without result rows; 0 or a negative errno. */
+int pg_exec(PGconn *c, const char *sql);
+/* Runs a parameterized statement (text parameters); *ret the result on success. */
+int pg_query(PGconn *c, const char *sql, int n, const char *const *values, const int *lengths, const int *binary,
+             PGresult **ret);
+/* Makes sure the monthly partitions for these records exist (outside any ingest transaction). */
+int pg_ingest_prepare(Storage *base, IngestRecord *const *records, size_t n, uint64_t now_usec);
+/* "\x…" bytea text to 32 bytes */
+int pg_bytea_hash(const char *text, uint8_t out[static SHA256_SIZE]);
+
+int pg_ingest_begin(Storage *base, const char *host_id, const char *host_name, uint64_t now_usec,
+                    HostState *ret_state, StorageTxn **ret);
+int pg_ingest_existing(StorageTxn *t, uint64_t lo, uint64_t hi, ExistingEvent *out, size_t max, size_t *ret_n);
+int pg_ingest_sequences_after(StorageTxn *t, uint64_t after, uint64_t *out, size_t max, size_t *ret_n);
+int pg_ingest_insert(StorageTxn *t, IngestRecord *const *records, size_t n, uint64_t received_usec);
+int pg_ingest_alert(StorageTxn *t, const AlertRecord *a);
+int pg_ingest_commit(StorageTxn *t, const HostState *state);
+void pg_ingest_abort(StorageTxn *t);
+int pg_host_get(Storage *base, const char *host_id, HostState *ret);
+int pg_hosts(Storage *base, HostFunc f, void *userdata);
+int pg_events(Storage *base, const EventQuery *q, EventFunc f, void *userdata, uint64_t *ret_count);
+int pg_alerts(Storage *base, const char *host_id, uint64_t limit, AlertFunc f, void *userdata);

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* Internal to the SQLite backend: storage-sqlite.c (connections, tokens, certificates) and
+ * storage-sqlite-events.c (ingest transactions, hosts, events, alerts). */
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+
+#include "storage.h"
+
+#define SQLITE_READERS_MAX 16
+#define SQLITE_BUSY_TIMEOUT_MS 10000    /* another process (a CLI verb) holding the write lock */
+#define SQLITE_CACHE_KIB "65536"        /* page cache per connection: index pages of a big table stay in memory */
+#define SQLITE_WAL_CHECKPOINT_PAGES "16384"     /* fewer, larger checkpoints during bulk ingest */
+
+typedef struct SqliteStorage {
+        Storage base;
+        char *path;
+        pthread_mutex_t write_lock;     /* the writer connection and everything prepared on it */
+        sqlite3 *writer;
+        sqlite3_stmt *st_insert, *st_existing, *st_after, *st_alert, *st_host_get, *st_host_put, *st_host_new;
+        pthread_mutex_t pool_lock;
+        pthread_cond_t pool_cond;
+        sqlite3 *readers[SQLITE_READERS_MAX];
+        bool reader_busy[SQLITE_READERS_MAX];
+        unsigned n_readers;
+} SqliteStorage;
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(sqlite3_stmt *, sqlite3_finalize);
+
+int sqlite_errno(int rc);
+int sqlite_exec_sql(sqlite3 *db, const char *sql);
+int sqlite_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret);
+sqlite3 *sqlite_reader_get(SqliteStorage *s, unsigned *ret_index);
+void sqlite_reader_put(SqliteStorage *s, unsigned i);
+
+/* storage-sqlite-events.c */
+int sqlite_events_prepare(SqliteStorage *s);
+void sqlite_events_finalize(SqliteStorage *s);
+int sqlite_ingest_begin(Storage *base, const char *host_id, const char *host_name, uint64_t now_usec,
+                        HostState *ret_state, StorageTxn **ret);
+int sqlite_ingest_existing(StorageTxn *t, uint64_t lo, uint64_t hi, ExistingEvent *out, size_t max, size_t *ret_n);
+int sqlite_ingest_sequences_after(StorageTxn *t, uint64_t after, uint64_t *out, size_t max, size_t *ret_n);
+int sqlite_ingest_insert(StorageTxn *t, IngestRecord *const *records, size_t n, uint64_t received_usec);
+int sqlite_ingest_alert(StorageTxn *t, const AlertRecord *a);
+int sqlite_ingest_commit(StorageTxn *t, const HostState *state);
+void sqlite_ingest_abort(StorageTxn *t);
+int sqlite_host_get(Storage *base, const char *host_id, HostState *ret);
+int sqlite_hosts(Storage *base, HostFunc f, void *userdata);
+int sqlite_events(Storage *base, const EventQuery *q, EventFunc f, void *userdata, uint64_t *ret_count);
+int sqlite_alerts(Storage *base, const char *host_id, uint64_t limit, AlertFunc f, void *userdata);

@@ -1,0 +1,107 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Collector benchmarks against the real binary (prints "name value unit"):
+
+  collector-drain-{sqlite,postgresql}        one agent draining a backlog (default 1,000,000 events)
+  collector-terminals-{sqlite,postgresql}-*  1,000 terminals posting one event a second each (30 s)
+  collector-query-{sqlite,postgresql}-*      one host's 30 days out of 10,000,000 stored events
+
+Usage: bench-collector.py BUILD_DIR. Each part is bounded; everything lives in a temporary directory that is
+removed afterwards. Sizes: BENCH_COLLECTOR_EVENTS, _TERMINALS, _SECONDS, _QUERY_EVENTS, _QUERY_HOSTS;
+BENCH_COLLECTOR_PG=0 skips PostgreSQL; BENCH_COLLECTOR_PARTS=drain,terminals,query picks parts."""
+
+import os
+import subprocess
+import sys
+import tempfile
+
+here = os.path.dirname(os.path.abspath(__file__))
+build = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "..", "build"))
+sys.path.insert(0, os.path.join(here, "..", "collector"))
+os.environ.setdefault("MNGUARD_COLLECTOR", os.path.join(build, "collector", "mnguard-collector"))
+import collectortest as ct  # noqa: E402
+
+CLIENT = os.path.join(build, "tests", "bench", "bench-collector-client")
+QUERY = os.path.join(build, "tests", "bench", "bench-collector-query")
+EVENTS = int(os.environ.get("BENCH_COLLECTOR_EVENTS", "1000000"))
+TERMINALS = int(os.environ.get("BENCH_COLLECTOR_TERMINALS", "1000"))
+SECONDS = int(os.environ.get("BENCH_COLLECTOR_SECONDS", "30"))
+QUERY_EVENTS = int(os.environ.get("BENCH_COLLECTOR_QUERY_EVENTS", "10000000"))
+QUERY_HOSTS = int(os.environ.get("BENCH_COLLECTOR_QUERY_HOSTS", "1000"))
+PARTS = os.environ.get("BENCH_COLLECTOR_PARTS", "drain,terminals,query").split(",")
+BATCH = 5000
+
+
+def log(msg):
+    print("# " + msg, file=sys.stderr, flush=True)
+
+
+def client(*args):
+    out = subprocess.run([CLIENT] + [str(a) for a in args], check=True, capture_output=True, text=True)
+    sys.stdout.write(out.stdout)
+    sys.stdout.flush()
+
+
+def storages(base):
+    """(name, storage spec or None for SQLite, Postgres or None)"""
+    yield "sqlite", None, None
+    if os.environ.get("BENCH_COLLECTOR_PG", "1") == "0":
+        return
+    why = ct.Postgres.available()
+    if why:
+        log("PostgreSQL skipped: " + why)
+        return
+    pg = ct.Postgres(base)
+    pg.init()
+    pg.start()
+    try:
+        yield "postgresql", "postgresql:" + pg.conninfo, pg
+    finally:
+        pg.stop()
+
+
+def main():
+    if not os.access(CLIENT, os.X_OK):
+        print(f"bench-collector: {CLIENT} not built", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="mnguard-bench-collector-") as base:
+        for name, spec, pg in storages(base):
+            work = os.path.join(base, name)
+            os.makedirs(work)
+            c = ct.Collector(work, spec)
+            c.init_ca()
+            if "drain" in PARTS or "terminals" in PARTS:
+                c.start()
+                url = f"https://127.0.0.1:{c.port}"
+                if "drain" in PARTS:
+                    drain_id = "d" * 32
+                    c.cli("issue-host-cert", "--host", drain_id, "--out", os.path.join(work, "drain"))
+                    log(f"{name}: draining {EVENTS} events")
+                    client("drain", f"collector-drain-{name}", url, c.ca, os.path.join(work, "drain.crt"),
+                           os.path.join(work, "drain.key"), drain_id, EVENTS, BATCH)
+                if "terminals" in PARTS:
+                    certs = os.path.join(work, "terminals")
+                    os.makedirs(certs)
+                    ids = subprocess.run([CLIENT, "ids", str(TERMINALS)], check=True, capture_output=True,
+                                         text=True).stdout.split()
+                    log(f"{name}: issuing {TERMINALS} terminal certificates")
+                    for i, hid in enumerate(ids):
+                        c.cli("issue-host-cert", "--host", hid, "--out", os.path.join(certs, f"t{i:04d}"))
+                    log(f"{name}: {TERMINALS} terminals, one event a second each, for {SECONDS} s")
+                    client("terminals", f"collector-terminals-{name}", url, c.ca, certs, TERMINALS, SECONDS)
+                c.stop()
+            if "query" in PARTS:
+                qspec = spec or "sqlite:" + os.path.join(work, "query.db")
+                if pg:
+                    pg.sql("CREATE DATABASE query")
+                    qspec = spec.replace("dbname=postgres", "dbname=query")
+                log(f"{name}: building {QUERY_EVENTS} events of {QUERY_HOSTS} hosts for the query benchmark")
+                out = subprocess.run([QUERY, f"collector-query-{name}", qspec, str(QUERY_EVENTS), str(QUERY_HOSTS)],
+                                     check=True, capture_output=True, text=True)
+                sys.stdout.write(out.stdout)
+                sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

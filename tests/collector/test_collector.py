@@ -1,0 +1,486 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The collector over real HTTPS with mutual TLS, on SQLite or on a private PostgreSQL cluster (the same
+suite; the backend is the first argument). Asserts on HTTP statuses and on rows in the database."""
+
+import gzip
+import json
+import os
+import socket
+import sqlite3
+import ssl
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import collectortest as ct  # noqa: E402
+
+BACKEND = sys.argv.pop(1) if len(sys.argv) > 1 else "sqlite"
+T0 = 1764115200 * 1000000          # 2025-11-26T00:00:00Z
+HOUR = 3600 * 1000000
+DAY = 24 * HOUR
+
+
+def hid(n):
+    return "%08x" % (0xc011ec70 + n) + "0123456789abcdef01234567"
+
+
+class CollectorTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="mnguard-collector-")
+        cls.base = cls.tmp.name
+        cls.pg = None
+        storage = None
+        if BACKEND == "postgresql":
+            cls.pg = ct.Postgres(cls.base)
+            cls.pg.init()
+            cls.pg.start()
+            storage = "postgresql:" + cls.pg.conninfo
+        cls.c = ct.Collector(cls.base, storage)
+        cls.c.init_ca()
+        cls.c.start()
+        cls.op_cert = os.path.join(cls.base, "alice.crt")
+        cls.c.cli("operator-cert", "--name", "alice", "--role", "auditor", "--out", os.path.join(cls.base, "alice"))
+        cls.op = ct.Client(cls.c, cls.op_cert, os.path.join(cls.base, "alice.key"))
+        cls.hosts = {}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.op.close()
+        cls.c.stop()
+        if cls.pg:
+            cls.pg.stop()
+        cls.tmp.cleanup()
+
+    # ---- helpers ----
+
+    def host(self, n, name=None):
+        """An enrolled host: (host id, client)."""
+        if n in self.hosts:
+            return self.hosts[n]
+        h = hid(n)
+        status, reply, cert, key = ct.enroll(self.c, self.base, f"h{n}", h, self.c.token(), name or f"mn-pc-{n:04d}")
+        self.assertEqual(status, 200, reply)
+        self.hosts[n] = (h, ct.Client(self.c, cert, key))
+        return self.hosts[n]
+
+    def count(self, host_id, table="events"):
+        if self.pg:
+            return int(self.pg.sql(f"SELECT count(*) FROM {table} WHERE host_id = '{host_id}'"))
+        db = sqlite3.connect(f"file:{self.c.dir}/collector.db?mode=ro", uri=True)
+        try:
+            return db.execute(f"SELECT count(*) FROM {table} WHERE host_id = ?", (host_id,)).fetchone()[0]
+        finally:
+            db.close()
+
+    def duplicates(self):
+        q = "SELECT count(*) FROM (SELECT host_id, seq FROM events GROUP BY host_id, seq HAVING count(*) > 1) d"
+        if self.pg:
+            return int(self.pg.sql(q))
+        db = sqlite3.connect(f"file:{self.c.dir}/collector.db?mode=ro", uri=True)
+        try:
+            return db.execute(q).fetchone()[0]
+        finally:
+            db.close()
+
+    def host_info(self, host_id):
+        hosts = json.loads(self.c.cli("hosts", "--json").stdout)["hosts"]
+        return next(h for h in hosts if h["host_id"] == host_id)
+
+    def alerts(self, host_id):
+        out = self.c.cli("alerts", "--host", host_id, "--json", "--limit", "0").stdout
+        return [json.loads(l) for l in out.splitlines() if l]
+
+    # ---- enrollment ----
+
+    def test_enroll_tokens(self):
+        once = self.c.token()
+        status, reply, cert, key = ct.enroll(self.c, self.base, "e1", hid(100), once)
+        self.assertEqual(status, 200, reply)
+        self.assertEqual(reply["host_id"], hid(100))
+        cl = ct.Client(self.c, cert, key)
+        self.assertEqual(cl.json("GET", "/v1/health")[0], 200)
+        cl.close()
+        # the same one-time token again
+        status, reply, _, _ = ct.enroll(self.c, self.base, "e2", hid(101), once)
+        self.assertEqual((status, reply["error"]), (403, "token-used"))
+        # unknown, and malformed
+        status, reply, _, _ = ct.enroll(self.c, self.base, "e3", hid(102), "mngt-" + "0" * 64)
+        self.assertEqual((status, reply["error"]), (403, "token-unknown"))
+        status, reply, _, _ = ct.enroll(self.c, self.base, "e3", hid(102), "not a token")
+        self.assertEqual((status, reply["error"]), (403, "token-unknown"))
+        # expired: valid for one second
+        short = self.c.token("--ttl", "1s")
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+        status, reply, _, _ = ct.enroll(self.c, self.base, "e4", hid(103), short)
+        self.assertEqual((status, reply["error"]), (403, "token-expired"))
+        # a token for two terminals, in a group
+        two = self.c.token("--uses", "2", "--group", "floor2")
+        for i in (104, 105):
+            status, reply, _, _ = ct.enroll(self.c, self.base, f"e{i}", hid(i), two)
+            self.assertEqual(status, 200, reply)
+            self.assertEqual(reply["group"], "floor2")
+        status, reply, _, _ = ct.enroll(self.c, self.base, "e106", hid(106), two)
+        self.assertEqual((status, reply["error"]), (403, "token-used"))
+        # a request whose CN is not a host id does not take a use of the token
+        t = self.c.token()
+        status, reply, _, _ = ct.enroll(self.c, self.base, "e107", "Robert'); DROP TABLE hosts;--", t)
+        self.assertEqual((status, reply["error"]), (400, "bad-csr"))
+        status, reply, _, _ = ct.enroll(self.c, self.base, "e108", hid(108), t)
+        self.assertEqual(status, 200, reply)
+
+    # ---- ingest ----
+
+    def test_ingest_ack_and_duplicates(self):
+        h, cl = self.host(1)
+        lines = ct.make_events(self.base, h, "mn-pc-0001", 50, T0, HOUR)
+        status, r = cl.post_events(lines)
+        self.assertEqual(status, 200, r)
+        self.assertEqual((r["stored"], r["acked_sequence"], r["chain"]), (50, 50, "intact"))
+        self.assertEqual(self.count(h), 50)
+        status, r = cl.post_events(lines)
+        self.assertEqual(status, 200, r)
+        self.assertEqual((r["stored"], r["duplicates"], r["acked_sequence"]), (0, 50, 50))
+        self.assertEqual(self.count(h), 50)
+        # overlapping re-send: 41..50 again with 51..60 new
+        more = ct.make_events(self.base, h, "mn-pc-0001", 60, T0, HOUR, tag="-b")
+        self.assertEqual(more[:50], lines)   # the same events give the same chain
+        status, r = cl.post_events(more[40:])
+        self.assertEqual((r["stored"], r["duplicates"], r["acked_sequence"]), (10, 10, 60))
+        self.assertEqual(self.count(h), 60)
+        self.assertEqual(self.duplicates(), 0)
+        info = self.host_info(h)
+        self.assertEqual((info["acked_sequence"], info["last_sequence"], info["chain"]), (60, 60, "intact"))
+        # an empty post is a heartbeat that tells the ack
+        status, r = cl.post_events([])
+        self.assertEqual((status, r["acked_sequence"]), (200, 60))
+
+    def test_gzip_body(self):
+        h, cl = self.host(2)
+        lines = ct.make_events(self.base, h, "mn-pc-0002", 30, T0, HOUR)
+        status, r = cl.post_events(lines, gz=True)
+        self.assertEqual((status, r["stored"], r["acked_sequence"]), (200, 30, 30))
+        self.assertEqual(self.count(h), 30)
+
+    def test_gap_flagged_then_filled(self):
+        h, cl = self.host(3)
+        lines = ct.make_events(self.base, h, "mn-pc-0003", 30, T0, HOUR)
+        cl.post_events(lines[:10])
+        status, r = cl.post_events(lines[20:])
+        self.assertEqual(status, 200, r)
+        self.assertEqual((r["acked_sequence"], r["last_sequence"], r["chain"]), (10, 30, "gap"))
+        info = self.host_info(h)
+        self.assertEqual((info["chain"], info["acked_sequence"]), ("gap", 10))
+        gaps = [a for a in self.alerts(h) if a["kind"] == "gap"]
+        self.assertEqual((gaps[0]["sequence"], gaps[0]["sequence_end"]), (11, 20))
+        status, r = cl.post_events(lines[10:20])
+        self.assertEqual((r["acked_sequence"], r["chain"]), (30, "intact"))
+        self.assertEqual(self.count(h), 30)
+        self.assertEqual(self.host_info(h)["chain"], "intact")
+
+    def test_forged_hash_flagged(self):
+        h, cl = self.host(4)
+        lines = ct.make_events(self.base, h, "mn-pc-0004", 10, T0, HOUR)
+        cl.post_events(lines[:5])
+        forged = lines[5].replace('"reason":"default storage block"', '"reason":"nothing happened"')
+        self.assertNotEqual(forged, lines[5])
+        status, r = cl.post_events([forged] + lines[6:])
+        self.assertEqual(status, 200, r)
+        self.assertEqual((r["stored"], r["chain"], r["acked_sequence"]), (5, "broken", 10))
+        self.assertGreaterEqual(r["flagged"], 1)
+        self.assertEqual(self.count(h), 10)          # kept, and flagged
+        kinds = {a["kind"] for a in self.alerts(h)}
+        self.assertIn("hash", kinds)
+        self.assertEqual(self.host_info(h)["chain"], "broken")
+        # the original record for 6 now conflicts with the stored forgery: kept as an alert, not a row
+        status, r = cl.post_events([lines[5]])
+        self.assertEqual((r["conflicts"], r["stored"]), (1, 0))
+        self.assertIn("conflict", {a["kind"] for a in self.alerts(h)})
+        self.assertEqual(self.count(h), 10)
+
+    def test_link_that_does_not_follow(self):
+        h, cl = self.host(5)
+        first = ct.make_events(self.base, h, "mn-pc-0005", 20, T0, HOUR)
+        other = ct.make_events(self.base, h, "mn-pc-0005", 20, T0 + 7, HOUR, tag="-other")
+        cl.post_events(first[:10])
+        status, r = cl.post_events(other[10:])      # 11..20 of another chain: each hashes right, 11 does not link
+        self.assertEqual((status, r["stored"], r["chain"]), (200, 10, "broken"))
+        links = [a for a in self.alerts(h) if a["kind"] == "link"]
+        self.assertEqual(links[0]["sequence"], 11)
+
+    # ---- refusals ----
+
+    def test_no_client_certificate(self):
+        cl = ct.Client(self.c)
+        status, r = cl.json("POST", "/v1/events", b"", {})
+        self.assertEqual((status, r["error"]), (403, "client-certificate-required"))
+        status, r = cl.json("GET", "/v1/hosts")
+        self.assertEqual(status, 403)
+        cl.close()
+
+    def test_wrong_ca(self):
+        h = hid(6)
+        cert, key = ct.foreign_ca_cert(self.base, h)
+        cl = ct.Client(self.c, cert, key)
+        lines = ct.make_events(self.base, h, "mn-pc-0006", 5, T0, HOUR)
+        status, r = cl.post_events(lines)
+        self.assertEqual((status, r["error"]), (403, "client-certificate-invalid"))
+        self.assertEqual(self.count(h), 0)
+        cl.close()
+
+    def test_other_hosts_events(self):
+        a, cla = self.host(7)
+        b, clb = self.host(8)
+        lb = ct.make_events(self.base, b, "mn-pc-0008", 5, T0, HOUR)
+        la = ct.make_events(self.base, a, "mn-pc-0007", 5, T0, HOUR)
+        status, r = cla.post_events(lb)
+        self.assertEqual((status, r["error"], r["line"]), (403, "wrong-host", 1))
+        status, r = cla.post_events(la[:4] + lb[4:])
+        self.assertEqual((status, r["error"], r["line"]), (403, "wrong-host", 5))
+        # in the second half of a batch parsed on several threads
+        big = ct.make_events(self.base, a, "mn-pc-0007", 900, T0, 60 * 1000000, tag="-big")
+        status, r = cla.post_events(big[:800] + lb[:1] + big[801:])
+        self.assertEqual((status, r["error"], r["line"]), (403, "wrong-host", 801))
+        self.assertEqual((self.count(a), self.count(b)), (0, 0))
+
+    def test_malformed_line(self):
+        h, cl = self.host(9)
+        lines = ct.make_events(self.base, h, "mn-pc-0009", 5, T0, HOUR)
+        bad = lines[:2] + ['{"event": not json'] + lines[3:]
+        status, r = cl.post_events(bad)
+        self.assertEqual((status, r["error"], r["line"]), (400, "malformed", 3))
+        self.assertIn("line 3", r["message"])
+        # valid JSON, but not canonical (a space): the text would not be what was hashed
+        spaced = lines[:3] + [lines[3].replace('":', '": ', 1)] + lines[4:]
+        status, r = cl.post_events(spaced)
+        self.assertEqual((status, r["line"]), (400, 4))
+        # missing sequence
+        status, r = cl.post_events(lines[:1] + ['{"event":{"action":"x"}}'])
+        self.assertEqual((status, r["line"]), (400, 2))
+        self.assertEqual(self.count(h), 0)
+        # a batch big enough to be parsed on several threads: the first bad line is named all the same
+        big = ct.make_events(self.base, h, "mn-pc-0009", 1200, T0, 60 * 1000000, tag="-big")
+        self.assertGreater(sum(len(l) for l in big), 512 * 1024)
+        for bad_at in (5, 700, 1199):
+            broken = big[:bad_at] + ["{bad"] + big[bad_at + 1:]
+            status, r = cl.post_events(broken)
+            self.assertEqual((status, r["line"]), (400, bad_at + 1))
+        two_bad = big[:100] + ["{bad"] + big[101:1000] + ["{worse"] + big[1001:]
+        self.assertEqual(cl.post_events(two_bad)[1]["line"], 101)
+        self.assertEqual(self.count(h), 0)
+        status, r = cl.post_events(big)
+        self.assertEqual((status, r["stored"], r["acked_sequence"]), (200, 1200, 1200))
+
+    def test_oversized(self):
+        h, cl = self.host(10)
+        # Content-Length beyond the limit: refused before the body is read
+        conn = cl.connect()
+        conn.putrequest("POST", "/v1/events")
+        conn.putheader("Content-Length", str(17 * 1024 * 1024))
+        conn.endheaders()
+        resp = conn.getresponse()
+        self.assertEqual(resp.status, 413)
+        conn.close()
+        # too many records
+        line = ct.make_events(self.base, h, "mn-pc-0010", 1, T0, HOUR)[0]
+        status, r = cl.post_events([line] * 10001)
+        self.assertEqual((status, r["error"]), (413, "batch-too-large"))
+        # a gzip bomb: small on the wire, beyond the bound inflated
+        bomb = gzip.compress(b"\n" * (17 * 1024 * 1024))
+        status, r = cl.json("POST", "/v1/events", bomb, {"Content-Encoding": "gzip"})
+        self.assertEqual((status, r["error"]), (413, "body-too-large"))
+        status, r = cl.json("POST", "/v1/events", b"not gzip", {"Content-Encoding": "gzip"})
+        self.assertEqual(status, 400)
+        self.assertEqual(self.count(h), 0)
+
+    def test_endpoints_and_roles(self):
+        h, cl = self.host(11)
+        self.assertEqual(cl.json("GET", "/v1/nothing")[0], 404)
+        self.assertEqual(cl.json("DELETE", "/v1/events")[0], 405)
+        self.assertEqual(cl.json("GET", "/v1/events")[1]["error"], "wrong-role")     # hosts do not read history
+        status, r = self.op.json("POST", "/v1/events", b"", {})
+        self.assertEqual((status, r["error"]), (403, "wrong-role"))                    # operators do not ingest
+        status, r = self.op.json("GET", "/v1/health")
+        self.assertEqual((status, r["status"]), (200, "ok"))
+        status, r = self.op.json("GET", "/v1/events?host=NOTAHOST")
+        self.assertEqual(status, 400)
+
+    def test_revoked(self):
+        h, cl = self.host(12)
+        self.assertEqual(cl.json("GET", "/v1/health")[0], 200)
+        self.c.cli("revoke", "--host", h)
+        status, r = cl.json("GET", "/v1/health")
+        self.assertEqual((status, r["error"]), (403, "client-certificate-revoked"))
+
+    # ---- queries ----
+
+    def test_query_filters_and_paging(self):
+        h, cl = self.host(13, "mn-pc-query")
+        lines = ct.make_events(self.base, h, "mn-pc-query", 48, T0, HOUR)    # two days, one an hour
+        self.assertEqual(cl.post_events(lines)[0], 200)
+        recs = [json.loads(l) for l in lines]
+
+        def get(query):
+            status, hdrs, data = self.op.request("GET", "/v1/events?" + query)
+            self.assertEqual(status, 200, data)
+            return [json.loads(l) for l in data.decode().splitlines()], hdrs.get("mnguard-next-after")
+
+        got, nxt = get(f"host={h}")
+        self.assertEqual([r["event"]["sequence"] for r in got], list(range(1, 49)))
+        self.assertIsNone(nxt)
+        self.assertEqual(got[0], recs[0])       # the record as sent, byte for byte after parsing
+        got, _ = get(f"host={h}&action=device-*")
+        self.assertEqual(len(got), len([r for r in recs if r["event"]["action"].startswith("device-")]))
+        got, _ = get(f"host={h}&user=tanaka")
+        self.assertEqual(len(got), len([r for r in recs if r["user"]["name"] == "tanaka"]))
+        serial = recs[3]["device"]["serial"]
+        got, _ = get(f"host={h}&device={serial}")
+        self.assertEqual(len(got), len([r for r in recs if r["device"]["serial"] == serial]))
+        got, _ = get(f"host={h}&device=0781:5582")
+        self.assertEqual(len(got), len([r for r in recs if r["device"]["product"] == "5582"]))
+        got, _ = get(f"host={h}&since=2025-11-27T00:00:00Z&until=2025-11-27T06:00:00Z")
+        self.assertEqual([r["event"]["sequence"] for r in got], list(range(25, 31)))
+        got, _ = get(f"host={h}&order=desc&limit=3")
+        self.assertEqual([r["event"]["sequence"] for r in got], [48, 47, 46])
+        # paging through everything, 7 at a time
+        seen, after = [], None
+        while True:
+            page, after = get(f"host={h}&limit=7" + (f"&after={after}" if after else ""))
+            seen += [r["event"]["sequence"] for r in page]
+            if not after:
+                break
+        self.assertEqual(seen, list(range(1, 49)))
+        # the command line: same filters, NDJSON
+        out = self.c.cli("query", "--host", h, "--action", "device-*", "--json").stdout.splitlines()
+        self.assertEqual(len(out), len([r for r in recs if r["event"]["action"].startswith("device-")]))
+        out = self.c.cli("query", "--host", h, "--since", "2025-11-27T00:00:00Z", "--limit", "5", "--json").stdout
+        self.assertEqual([json.loads(l)["event"]["sequence"] for l in out.splitlines()], [25, 26, 27, 28, 29])
+        table = self.c.cli("query", "--host", h, "--user", "sato").stdout
+        self.assertIn("sato", table)
+        self.assertEqual(len(table.splitlines()) - 1, len([r for r in recs if r["user"]["name"] == "sato"]))
+
+    def test_hosts_endpoint(self):
+        h, cl = self.host(14, "mn-pc-hosts")
+        cl.post_events(ct.make_events(self.base, h, "mn-pc-hosts", 3, T0, HOUR))
+        status, r = self.op.json("GET", "/v1/hosts")
+        self.assertEqual(status, 200)
+        me = next(x for x in r["hosts"] if x["host_id"] == h)
+        self.assertEqual((me["host_name"], me["last_sequence"], me["chain"]), ("mn-pc-hosts", 3, "intact"))
+        self.assertIsNotNone(me["last_seen"])
+        table = self.c.cli("hosts").stdout
+        self.assertIn("mn-pc-hosts", table)
+
+    # ---- the database going away (PostgreSQL) ----
+
+    def test_postgresql_restart_during_ingest(self):
+        if not self.pg:
+            self.skipTest("PostgreSQL only")
+        h, cl = self.host(15)
+        lines = ct.make_events(self.base, h, "mn-pc-0015", 400, T0, 60 * 1000000)
+        batches = [lines[i:i + 10] for i in range(0, len(lines), 10)]
+        statuses = []
+        restarted = threading.Event()
+
+        def restart():
+            self.pg.stop()
+            restarted.set()
+            self.pg.start()
+
+        t = None
+        for i, b in enumerate(batches):
+            if i == 5:
+                t = threading.Thread(target=restart)
+                t.start()
+                restarted.wait(60)
+            deadline = time.monotonic() + 60
+            while True:
+                status, r = cl.post_events(b)
+                statuses.append(status)
+                if status == 200:
+                    break
+                self.assertEqual((status, r["error"]), (503, "storage-unavailable"))
+                self.assertLess(time.monotonic(), deadline)
+                if t:
+                    t.join()       # the agent backs off; here: wait for the database to be back
+        t.join()
+        self.assertIn(503, statuses)
+        self.assertEqual(r["acked_sequence"], 400)
+        self.assertEqual(self.count(h), 400)
+        self.assertEqual(self.duplicates(), 0)
+
+
+class LimitsTest(unittest.TestCase):
+    """Slow clients and too many connections, on a collector with tight limits."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="mnguard-collector-limits-")
+        cls.c = ct.Collector(cls.tmp.name, extra=["--idle-timeout", "2", "--connection-limit", "4"])
+        cls.c.init_ca()
+        cls.c.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.stop()
+        cls.tmp.cleanup()
+
+    def tls(self):
+        ctx = ssl.create_default_context(cafile=self.c.ca)
+        ctx.check_hostname = False
+        raw = socket.create_connection(("127.0.0.1", self.c.port), timeout=10)
+        return ctx.wrap_socket(raw)
+
+    def test_slow_client_closed(self):
+        s = self.tls()
+        s.sendall(b"POST /v1/enroll HTTP/1.1\r\nHost: x\r\n")     # and then nothing
+        start = time.monotonic()
+        try:
+            data = s.recv(4096)
+        except (ConnectionError, ssl.SSLError):
+            data = b""
+        self.assertEqual(data, b"")
+        self.assertLess(time.monotonic() - start, 8)
+        s.close()
+
+    def test_connection_limit(self):
+        held = [self.tls() for _ in range(4)]
+        refused = False
+        try:
+            extra = self.tls()
+            extra.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            refused = extra.recv(4096) == b""
+            extra.close()
+        except (ConnectionError, ssl.SSLError, OSError):
+            refused = True
+        self.assertTrue(refused, "a fifth connection was served")
+        for s in held:
+            s.close()
+        # capacity comes back once connections close
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                s = self.tls()
+                s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+                answer = s.recv(4096)
+                s.close()
+                if answer.startswith(b"HTTP/1.1 403"):
+                    break
+            except (ConnectionError, ssl.SSLError, OSError):
+                pass
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.1)
+
+
+if __name__ == "__main__":
+    if BACKEND == "postgresql":
+        why = ct.Postgres.available()
+        if why:
+            ct.skip_all(why)
+    elif BACKEND != "sqlite":
+        ct.skip_all("unknown backend " + BACKEND)
+    unittest.main(verbosity=2)
