@@ -327,8 +327,8 @@ static int status(const PrintArgs *a) {
         return CTL_EXIT_OK;
 }
 
-/* Records an unguarded queue in the journal: verb print-queue-unguarded, or, with a daemon that does
- * not know it yet, an admin note saying the same. Returns 0 or a negative errno. */
+/* Records an unguarded queue in the journal (daemon verb print-queue-unguarded). Returns 0 or a negative
+ * errno. */
 static int record_unguarded(CtlClient *cl, const PrintQueue *q, bool wrapped) {
         _cleanup_(json_object_putp) json_object *req = json_object_new_object(), *rep = NULL;
         _cleanup_free_ char *nopw = NULL, *shown = NULL;
@@ -337,7 +337,6 @@ static int record_unguarded(CtlClient *cl, const PrintQueue *q, bool wrapped) {
         if (print_uri_sanitize(q->device_uri, &nopw) < 0)
                 return -ENOMEM;
         shown = untrusted_sanitize(nopw, strlen(nopw), SHOW_MAX);
-        int r;
 
         (void) print_uri_scheme(q->device_uri, scheme, sizeof(scheme));
         json_object_object_add(req, "verb", json_object_new_string(NOTE_PREFIX));
@@ -345,18 +344,7 @@ static int record_unguarded(CtlClient *cl, const PrintQueue *q, bool wrapped) {
         json_object_object_add(req, "device_uri", json_object_new_string(shown ?: ""));
         json_object_object_add(req, "device_uri_scheme", json_object_new_string(scheme));
         json_object_object_add(req, "wrapped", json_object_new_boolean(wrapped));
-        r = ctl_client_call(cl, req, &rep, NULL);
-        if (r != -EOPNOTSUPP)
-                return r;
-
-        _cleanup_(json_object_putp) json_object *note = json_object_new_object(), *rep2 = NULL;
-        _cleanup_free_ char *text = NULL;
-        if (asprintf(&text, "%s queue=%s device_uri=%s %s", NOTE_PREFIX, q->name, shown ?: "",
-                     wrapped ? "wrapped" : "left unguarded") < 0)
-                return -ENOMEM;
-        json_object_object_add(note, "verb", json_object_new_string("note"));
-        json_object_object_add(note, "text", json_object_new_string(text));
-        return ctl_client_call(cl, note, &rep2, NULL);
+        return ctl_client_call(cl, req, &rep, NULL);
 }
 
 static int check(const PrintArgs *a, const CtlGlobals *g) {

@@ -434,6 +434,43 @@ static int verb_exception_import(ControlClient *c, json_object *req, void *userd
         return control_client_reply_ok(c, o);
 }
 
+/* mnguardctl print check found a queue without the mnguard wrapper (and maybe wrapped it). Root only.
+ * Recorded once per queue and URI while the daemon runs, not on every check. */
+#define VERB_UNGUARDED_MAX 256
+static int verb_print_queue_unguarded(ControlClient *c, json_object *req, void *userdata) {
+        Manager *m = userdata;
+        const char *queue, *uri, *scheme;
+        json_object *w;
+        bool wrapped = json_object_object_get_ex(req, "wrapped", &w) && json_object_get_boolean(w);
+        if (get_string(req, "queue", VERB_FILTER_MAX, &queue) < 0 || !queue ||
+            get_string(req, "device_uri", VERB_NOTE_MAX, &uri) < 0 || get_string(req, "device_uri_scheme", 64, &scheme) < 0)
+                return control_client_reply_error(c, EINVAL, "print-queue-unguarded needs queue, device_uri, "
+                                                  "device_uri_scheme, wrapped");
+        static char *seen[VERB_UNGUARDED_MAX];
+        static size_t n_seen;
+        _cleanup_free_ char *key = NULL;
+        if (asprintf(&key, "%s\n%s\n%d", queue, uri ?: "", wrapped) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_seen; i++)
+                if (streq(seen[i], key))
+                        return control_client_reply_ok(c, json_object_new_object()); /* recorded already */
+        if (n_seen < VERB_UNGUARDED_MAX)
+                seen[n_seen++] = TAKE_PTR(key);
+
+        json_object *ev = mn_event_new("print-queue-unguarded", wrapped ? MN_OUTCOME_SUCCESS : MN_OUTCOME_FAILURE,
+                                       wrapped ? "queue had no mnguard wrapper; wrapped" : "queue has no mnguard wrapper");
+        json_object *pr = mn_event_section(ev, "print");
+        mn_event_set_untrusted(pr, "queue", queue);
+        mn_event_set_untrusted(pr, "device_uri", uri);
+        mn_event_set_untrusted(pr, "device_uri_scheme", scheme);
+        json_object_object_add(pr, "wrapped", json_object_new_boolean(wrapped));
+        uint64_t seq;
+        int r = manager_log(m, ev, (uid_t) -1, &seq);
+        if (r < 0)
+                return r;
+        return manager_reply_when_durable(m, c, seq);
+}
+
 static int verb_subscribe(ControlClient *c, json_object *req, void *userdata) {
         control_client_subscribe(c);
         return control_client_reply_ok(c, NULL);
@@ -447,6 +484,7 @@ const ControlVerb manager_verbs[] = {
         { "note", CONTROL_ACCESS_ROOT, verb_note },
         { "subscribe", CONTROL_ACCESS_ANY, verb_subscribe },
         { "print-job", CONTROL_ACCESS_ROOT, verb_print_job },
+        { "print-queue-unguarded", CONTROL_ACCESS_ROOT, verb_print_queue_unguarded },
         { "policy-import", CONTROL_ACCESS_ROOT, verb_policy_import },
         { "exception-import", CONTROL_ACCESS_ROOT, verb_exception_import },
         { "session-policy", CONTROL_ACCESS_ANY, verb_session_policy },
