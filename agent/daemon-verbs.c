@@ -348,7 +348,15 @@ static int verb_clipboard_blocked(ControlClient *c, json_object *req, void *user
             get_u64(req, "bytes", &bytes) < 0 || get_u64(req, "individual_numbers", &numbers) < 0)
                 return control_client_reply_error(c, EINVAL, "clipboard-blocked takes source_app, target_app, reason, "
                                                   "selection (strings) and bytes, individual_numbers (numbers)");
-        json_object *ev = mn_event_new("clipboard-blocked", MN_OUTCOME_SUCCESS, NULL);
+        json_object *audit_obj;
+        bool audit = json_object_object_get_ex(req, "audit", &audit_obj) && json_object_get_boolean(audit_obj);
+        json_object *ev = mn_event_new("clipboard-blocked", audit ? MN_OUTCOME_UNKNOWN : MN_OUTCOME_SUCCESS, NULL);
+        if (audit) {
+                json_object *type = json_object_new_array();
+                json_object_array_add(type, json_object_new_string("info"));
+                json_object_object_add(mn_event_section(ev, "event"), "type", type);
+                mn_event_set_string(mn_event_section(ev, "mnguard"), "would", "block");
+        }
         if (reason)
                 mn_event_set_untrusted(mn_event_section(ev, "event"), "reason", reason);
         json_object *cb = mn_event_section(ev, "clipboard");

@@ -91,6 +91,8 @@ static void on_refused(const ClipRefusal *r, void *userdata) {
         json_object_object_add(q, "bytes", json_object_new_uint64(r->bytes));
         json_object_object_add(q, "individual_numbers", json_object_new_uint64(r->numbers));
         json_object_object_add(q, "reason", json_object_new_string(r->reason));
+        if (!r->enforced)
+                json_object_object_add(q, "audit", json_object_new_boolean(true));
         daemon_link_report(s->link, q);
 
         Notice *n = NULL;

@@ -20,7 +20,7 @@ build = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
 APP = os.path.join(build, "tests/session/x-test-app")
 SESSION = os.path.join(build, "session/mnguard-session")
 DAEMON = os.path.join(build, "agent/mnguardd")
-ROUNDS = {1024: 2000, 1024 * 1024: 200}
+ROUNDS = {1024: 2000, 1024 * 1024: 500}
 
 POLICY = """mnguard-policy: 1
 serial: 1
