@@ -479,6 +479,31 @@ static int verb_print_queue_unguarded(ControlClient *c, json_object *req, void *
         return manager_reply_when_durable(m, c, seq);
 }
 
+/* A session's clipboard guard cannot guard (Wayland without a data-control protocol, no X display):
+ * recorded for the caller's uid, so responders know that session's clipboard was not controlled. */
+static int verb_clipboard_unguarded(ControlClient *c, json_object *req, void *userdata) {
+        Manager *m = userdata;
+        const char *reason;
+        if (get_string(req, "reason", VERB_APP_MAX, &reason) < 0)
+                return control_client_reply_error(c, EINVAL, "clipboard-unguarded takes a reason string");
+        json_object *ev = mn_event_new("clipboard-unguarded", MN_OUTCOME_FAILURE, NULL);
+        if (reason)
+                mn_event_set_untrusted(mn_event_section(ev, "event"), "reason", reason);
+        uid_t uid = control_client_uid(c);
+        json_object *u = mn_event_section(ev, "user");
+        json_object_object_add(u, "id", json_object_new_int64(uid));
+        struct passwd pw, *res = NULL;
+        char buf[4096];
+        if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res)
+                mn_event_set_untrusted(u, "name", res->pw_name);
+        json_object_object_add(mn_event_section(ev, "process"), "pid", json_object_new_int64(control_client_pid(c)));
+        uint64_t seq;
+        int r = manager_log(m, ev, uid, &seq);
+        if (r < 0)
+                return r;
+        return manager_reply_when_durable(m, c, seq);
+}
+
 static int verb_subscribe(ControlClient *c, json_object *req, void *userdata) {
         control_client_subscribe(c);
         return control_client_reply_ok(c, NULL);
@@ -497,5 +522,6 @@ const ControlVerb manager_verbs[] = {
         { "exception-import", CONTROL_ACCESS_ROOT, verb_exception_import },
         { "session-policy", CONTROL_ACCESS_ANY, verb_session_policy },
         { "clipboard-blocked", CONTROL_ACCESS_ANY, verb_clipboard_blocked },
+        { "clipboard-unguarded", CONTROL_ACCESS_ANY, verb_clipboard_unguarded },
 };
 const size_t manager_n_verbs = ELEMENTSOF(manager_verbs);

@@ -125,17 +125,28 @@ static bool wayland_session(void) {
         return !isempty(getenv("WAYLAND_DISPLAY")) || (type && streq(type, "wayland"));
 }
 
+/* Tells the daemon the clipboard is not (or only partly) guarded in this session: it is journaled. */
+static void report_unguarded(Session *s, const char *why) {
+        json_object *q = json_object_new_object();
+        json_object_object_add(q, "verb", json_object_new_string("clipboard-unguarded"));
+        json_object_object_add(q, "reason", json_object_new_string(why));
+        daemon_link_report(s->link, q);
+}
+
 static void start_clipboard_guard(Session *s) {
         if (wayland_session()) {
                 /* X11 applications (XWayland) are still guarded below; Wayland's own are not */
                 log_warning("Wayland session: the compositor offers no clipboard control to mnguard; "
                             "native Wayland applications' copy and paste are not guarded.");
+                report_unguarded(s, "wayland: the compositor offers no clipboard control; native Wayland "
+                                    "applications are not guarded (X11 applications through XWayland are)");
                 Notice *n = NULL;
                 if (s->notifier && notice_new_unguarded(&n) >= 0)
                         notifier_post(s->notifier, n);
         }
         if (isempty(getenv("DISPLAY"))) {
                 log_warning("No X display: the clipboard is not guarded.");
+                report_unguarded(s, "no X display");
                 return;
         }
         XSetErrorHandler(on_x_error);

@@ -83,7 +83,7 @@ dpkg_root() {
 tree_list() {
         (cd "$1" && find . -mindepth 1 \
                 ! -path './var/lib/dpkg' ! -path './var/lib/dpkg/*' ! -path './var/log' ! -path './var/log/*' \
-                ! -path './var/lib/systemd/deb-systemd-helper-enabled*' \
+                ! -path './var/lib/systemd' ! -path './var/lib/systemd/deb-systemd-helper-enabled*' \
                 -printf '%M %U:%G %p %l\n' | sort -k3)
 }
 tree_sums() {

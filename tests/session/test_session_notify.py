@@ -7,6 +7,7 @@ mnguard-session. Asserted on the Notify calls the mock received and on what the 
 Run under umockdev-wrapper (it sets LD_PRELOAD); the user's session gets a clean environment."""
 
 import json
+import time
 import os
 import signal
 import socket
@@ -213,6 +214,14 @@ class SessionNotify(DaemonTestCase):
         calls = self.session.wait_calls(lambda c: "Clipboard not guarded" in c["summary"], "Wayland notice")
         self.assertIn("クリップボードは保護されていません", calls[0]["summary"])
         self.assertIn("Wayland", calls[0]["body"])
+        # and it is on record, for the session's own user
+        deadline = time.monotonic() + 15
+        while not d.events("--action", "clipboard-unguarded"):
+            self.assertLess(time.monotonic(), deadline, "no clipboard-unguarded event")
+            time.sleep(0.05)
+        ev = d.events("--action", "clipboard-unguarded")[0]
+        self.assertIn("wayland", ev["event"]["reason"])
+        self.assertEqual(ev["user"]["id"], USER_UID)
         d.stop()
 
 
