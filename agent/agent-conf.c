@@ -82,8 +82,19 @@ static bool parse_patterns(Ctx *x, const YNode *n, AgentConf *c) {
         return ok;
 }
 
+static bool parse_print(Ctx *x, const YNode *n, AgentConf *c) {
+        static const char *const keys[] = { "auto-wrap" };
+        const YNode *v[ELEMENTSOF(keys)];
+        if (!expect_type(x, n, YNODE_MAPPING, "print"))
+                return false;
+        bool ok = walk_map(x, n, "print", keys, ELEMENTSOF(keys), v);
+        if (v[0])
+                ok &= get_bool(x, v[0], "print.auto-wrap", &c->print_auto_wrap);
+        return ok;
+}
+
 int agent_conf_parse(const char *data, size_t size, AgentConf *ret, PolicyDiagnostics *diags) {
-        static const char *const keys[] = { "journal", "collector", "removable-media" };
+        static const char *const keys[] = { "journal", "collector", "removable-media", "print" };
         const YNode *v[ELEMENTSOF(keys)];
         Ctx x = { .diags = diags };
         YNode *root = NULL;
@@ -114,6 +125,8 @@ int agent_conf_parse(const char *data, size_t size, AgentConf *ret, PolicyDiagno
                                 ok &= parse_collector(&x, v[1], &c);
                         if (v[2])
                                 ok &= parse_patterns(&x, v[2], &c);
+                        if (v[3])
+                                ok &= parse_print(&x, v[3], &c);
                 }
         }
         ytree_free(root);

@@ -26,6 +26,8 @@ typedef struct AgentConf {
         /* extra block device sysname globs treated as removable media (e.g. "loop*" for tests) */
         char *removable_patterns[AGENT_CONF_MAX_PATTERNS];
         size_t n_removable_patterns;
+        /* print: wrap CUPS queues found without the mnguard backend (mnguardctl print check --auto) */
+        bool print_auto_wrap;
 } AgentConf;
 
 #define AGENT_CONF_DEFAULT_MAX_AGE_DAYS 400   /* a fiscal year and a bit */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ctl-client.h"
+#include "agent-conf.h"
 #include "ctl.h"
 #include "fileio.h"
 #include "json-util.h"
@@ -31,7 +32,8 @@ typedef struct PrintArgs {
         const char *server;     /* -h host[:port] */
         const char *device_uri; /* --device-uri: the full inner URI, password included */
         const char *printers_conf; /* --printers-conf: cupsd's printers.conf, for full device URIs */
-        bool all, json, wrap;
+        bool all, json, wrap, auto_wrap;
+        const char *config_dir; /* --config-dir: agent.conf for --auto */
         char **queues;
         int n_queues;
 } PrintArgs;
@@ -49,7 +51,7 @@ static void help(void) {
         printf("Usage: mnguardctl print wrap [-h SERVER] QUEUE...|--all [--device-uri URI]\n"
                "       mnguardctl print unwrap [-h SERVER] QUEUE...|--all [--device-uri URI]\n"
                "       mnguardctl print status [-h SERVER] [--json]\n"
-               "       mnguardctl print check [-h SERVER] [--wrap] [--json]\n"
+               "       mnguardctl print check [-h SERVER] [--wrap | --auto [--config-dir DIR]] [--json]\n"
                "\n"
                "Puts CUPS queues behind the mnguard backend, so that every job is decided by the policy and\n"
                "recorded. 'check' lists queues that are not (recording each as print-queue-unguarded) and\n"
@@ -61,12 +63,15 @@ static void help(void) {
                "      --printers-conf FILE  cupsd's printers.conf, read for device URIs with user info,\n"
                "                      which cupsd never shows (default %s without -h)\n"
                "      --device-uri URI  the real URI with its user info, when printers.conf cannot be read\n"
+               "      --auto          check: wrap when agent.conf says print: {auto-wrap: true}\n"
+               "                      (what mnguard-print-check.timer runs)\n"
+               "      --config-dir DIR  where agent.conf is (default /etc/mnguard)\n"
                "      --json          JSON output\n",
                CTL_PRINT_EXIT_UNGUARDED, PRINT_PRINTERS_CONF_DEFAULT);
 }
 
 static int parse_args(int argc, char *argv[], PrintArgs *a) {
-        enum { ARG_ALL = 0x100, ARG_JSON, ARG_WRAP, ARG_DEVICE_URI, ARG_PRINTERS_CONF, ARG_HELP };
+        enum { ARG_ALL = 0x100, ARG_JSON, ARG_WRAP, ARG_DEVICE_URI, ARG_PRINTERS_CONF, ARG_HELP, ARG_AUTO, ARG_CONFIG };
         static const struct option options[] = {
                 { "host",       required_argument, NULL, 'h'            },
                 { "all",        no_argument,       NULL, ARG_ALL        },
@@ -75,6 +80,8 @@ static int parse_args(int argc, char *argv[], PrintArgs *a) {
                 { "device-uri", required_argument, NULL, ARG_DEVICE_URI },
                 { "printers-conf", required_argument, NULL, ARG_PRINTERS_CONF },
                 { "help",       no_argument,       NULL, ARG_HELP       },
+                { "auto",       no_argument,       NULL, ARG_AUTO       },
+                { "config-dir", required_argument, NULL, ARG_CONFIG     },
                 {}
         };
         int c;
@@ -94,6 +101,8 @@ static int parse_args(int argc, char *argv[], PrintArgs *a) {
                 case ARG_DEVICE_URI: a->device_uri = optarg; break;
                 case ARG_PRINTERS_CONF: a->printers_conf = optarg; break;
                 case ARG_HELP: help(); return 1;
+                case ARG_AUTO: a->auto_wrap = true; break;
+                case ARG_CONFIG: a->config_dir = optarg; break;
                 default: return -EINVAL;
                 }
         a->queues = argv + optind;
@@ -355,9 +364,18 @@ static int check(const PrintArgs *a, const CtlGlobals *g) {
         size_t left = 0;
 
         if (a->n_queues > 0 || a->all || a->device_uri) {
-                fprintf(stderr, "mnguardctl print check: takes -h, --wrap and --json only\n");
+                fprintf(stderr, "mnguardctl print check: takes -h, --wrap, --auto, --config-dir and --json only\n");
                 return CTL_EXIT_USAGE;
         }
+        PrintArgs eff = *a;
+        if (a->auto_wrap) {
+                AgentConf conf;
+                if (agent_conf_load(a->config_dir ?: "/etc/mnguard", stderr, &conf) < 0)
+                        return CTL_EXIT_USAGE;
+                eff.wrap = a->wrap || conf.print_auto_wrap;
+                agent_conf_clear(&conf);
+        }
+        a = &eff;
         if (connect_cups(a, &http, &qs) < 0)
                 return CTL_EXIT_RUNTIME;
         int rc = ctl_client_connect(g->runtime_dir, &cl);

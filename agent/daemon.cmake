@@ -1,6 +1,5 @@
 # The daemon: manager, control socket, events. Shared with later issues' modules through mnguard-daemon.
 add_library(mnguard-daemon STATIC
-  ${CMAKE_CURRENT_SOURCE_DIR}/agent-conf.c
   ${CMAKE_CURRENT_SOURCE_DIR}/control.c
   ${CMAKE_CURRENT_SOURCE_DIR}/host-id.c
   ${CMAKE_CURRENT_SOURCE_DIR}/manager.c

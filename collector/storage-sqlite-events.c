@@ -92,10 +92,16 @@ int sqlite_ingest_begin(Storage *base, const char *host_id, const char *host_nam
                 return -ENOMEM;
         t->s = s;
         memcpy(t->host_id, host_id, sizeof(t->host_id));
-        pthread_mutex_lock(&s->write_lock);
-        r = sqlite_exec_sql(s->writer, "BEGIN IMMEDIATE");
+        sqlite_write_lock(s);
+        r = sqlite_group_join_locked(s);
         if (r < 0)
                 goto fail;
+        r = sqlite_exec_sql(s->writer, "SAVEPOINT ingest");
+        if (r < 0) {
+                sqlite_group_finish_locked(s, false);
+                free(t);
+                return r;
+        }
         sqlite3_bind_text(s->st_host_new, 1, host_id, -1, SQLITE_STATIC);
         r = step_done(s->st_host_new);
         if (r < 0)
@@ -118,7 +124,11 @@ int sqlite_ingest_begin(Storage *base, const char *host_id, const char *host_nam
         *ret = t;
         return 0;
 rollback:
-        sqlite_exec_sql(s->writer, "ROLLBACK");
+        sqlite_exec_sql(s->writer, "ROLLBACK TO ingest; RELEASE ingest");
+        host_state_done(&h);
+        sqlite_group_finish_locked(s, false);
+        free(t);
+        return r;
 fail:
         pthread_mutex_unlock(&s->write_lock);
         free(t);
@@ -223,17 +233,21 @@ int sqlite_ingest_commit(StorageTxn *t, const HostState *h) {
         sqlite3_bind_text(st, 9, t->host_id, -1, SQLITE_STATIC);
         int r = step_done(st);
         if (r >= 0)
-                r = sqlite_exec_sql(s->writer, "COMMIT");
-        if (r < 0)
-                sqlite_exec_sql(s->writer, "ROLLBACK");
-        pthread_mutex_unlock(&s->write_lock);
+                r = sqlite_exec_sql(s->writer, "RELEASE ingest");
         free(t);
-        return r;
+        if (r < 0) {
+                sqlite_exec_sql(s->writer, "ROLLBACK TO ingest; RELEASE ingest");
+                sqlite_group_finish_locked(s, false);
+                return r;
+        }
+        /* durable (and acknowledged) only once the group it belongs to is committed */
+        return sqlite_group_finish_locked(s, true);
 }
 
 void sqlite_ingest_abort(StorageTxn *t) {
-        sqlite_exec_sql(t->s->writer, "ROLLBACK");
-        pthread_mutex_unlock(&t->s->write_lock);
+        SqliteStorage *s = t->s;
+        sqlite_exec_sql(s->writer, "ROLLBACK TO ingest; RELEASE ingest");
+        sqlite_group_finish_locked(s, false);
         free(t);
 }
 

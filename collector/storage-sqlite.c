@@ -96,7 +96,13 @@ static void sqlite_close(Storage *base) {
                 sqlite3_close_v2(s->readers[i]);
         sqlite_events_finalize(s);
         sqlite3_close_v2(s->writer);
+        if (s->writer) {
+                pthread_mutex_lock(&s->write_lock);
+                sqlite_group_flush_locked(s);
+                pthread_mutex_unlock(&s->write_lock);
+        }
         pthread_mutex_destroy(&s->write_lock);
+        pthread_cond_destroy(&s->durable_cond);
         pthread_mutex_destroy(&s->pool_lock);
         pthread_cond_destroy(&s->pool_cond);
         free(s->path);
@@ -110,6 +116,7 @@ static int sqlite_open(const char *location, unsigned n_connections, Storage **r
                 return -ENOMEM;
         s->base.ops = &storage_sqlite_ops;
         pthread_mutex_init(&s->write_lock, NULL);
+        pthread_cond_init(&s->durable_cond, NULL);
         pthread_mutex_init(&s->pool_lock, NULL);
         pthread_cond_init(&s->pool_cond, NULL);
         s->path = strdup(location);
@@ -176,7 +183,8 @@ static int sqlite_ping(Storage *base) {
 static int sqlite_token_add(Storage *base, const TokenRecord *t) {
         SqliteStorage *s = (SqliteStorage *) base;
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-        pthread_mutex_lock(&s->write_lock);
+        sqlite_write_lock(s);
+        sqlite_group_flush_locked(s);
         int r = sqlite_prepare(s->writer, "INSERT INTO tokens (hash, grp, created, expires, uses) VALUES (?, ?, ?, ?, ?)", &st);
         if (r >= 0) {
                 sqlite3_bind_blob(st, 1, t->hash, SHA256_SIZE, SQLITE_STATIC);
@@ -196,7 +204,8 @@ static int sqlite_token_consume(Storage *base, const uint8_t hash[SHA256_SIZE], 
         TokenRecord t = {};
         int r;
 
-        pthread_mutex_lock(&s->write_lock);
+        sqlite_write_lock(s);
+        sqlite_group_flush_locked(s);
         r = sqlite_exec_sql(s->writer, "BEGIN IMMEDIATE");
         if (r < 0)
                 goto out;
@@ -255,7 +264,8 @@ static int sqlite_cert_add(Storage *base, const CertRecord *c, const char *host_
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *rev = NULL, *ins = NULL, *host = NULL, *alert = NULL;
         int r;
 
-        pthread_mutex_lock(&s->write_lock);
+        sqlite_write_lock(s);
+        sqlite_group_flush_locked(s);
         r = sqlite_exec_sql(s->writer, "BEGIN IMMEDIATE");
         if (r < 0)
                 goto out;
@@ -352,7 +362,8 @@ static int sqlite_cert_get(Storage *base, const char *serial, CertRecord *ret) {
 static int sqlite_cert_revoke(Storage *base, const char *serial, const char *subject) {
         SqliteStorage *s = (SqliteStorage *) base;
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-        pthread_mutex_lock(&s->write_lock);
+        sqlite_write_lock(s);
+        sqlite_group_flush_locked(s);
         int r = sqlite_prepare(s->writer, serial ? "UPDATE certs SET revoked = 1 WHERE serial = ? AND revoked = 0"
                                           : "UPDATE certs SET revoked = 1 WHERE subject = ? AND revoked = 0", &st);
         if (r >= 0) {

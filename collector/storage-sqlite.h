@@ -5,6 +5,7 @@
  * storage-sqlite-events.c (ingest transactions, hosts, events, alerts). */
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 
@@ -12,6 +13,9 @@
 
 #define SQLITE_READERS_MAX 16
 #define SQLITE_BUSY_TIMEOUT_MS 10000    /* another process (a CLI verb) holding the write lock */
+#define SQLITE_GROUP_MAX 256            /* ingest transactions committed together at most */
+#define SQLITE_GROUP_MAX_USEC 20000     /* a group is committed at the latest this long after it began */
+#define SQLITE_GROUP_RESULTS 64         /* commit results kept for waking members */
 #define SQLITE_CACHE_KIB "65536"        /* page cache per connection: index pages of a big table stay in memory */
 #define SQLITE_WAL_CHECKPOINT_PAGES "16384"     /* fewer, larger checkpoints during bulk ingest */
 
@@ -21,6 +25,13 @@ typedef struct SqliteStorage {
         pthread_mutex_t write_lock;     /* the writer connection and everything prepared on it */
         sqlite3 *writer;
         sqlite3_stmt *st_insert, *st_existing, *st_after, *st_alert, *st_host_get, *st_host_put, *st_host_new;
+        /* group commit (storage-sqlite-group.c), under write_lock */
+        atomic_uint writers_waiting;
+        bool group_open;
+        unsigned group_size;
+        uint64_t group_started_usec, group_gen, durable_gen;
+        int group_results[SQLITE_GROUP_RESULTS];
+        pthread_cond_t durable_cond;
         pthread_mutex_t pool_lock;
         pthread_cond_t pool_cond;
         sqlite3 *readers[SQLITE_READERS_MAX];
@@ -35,6 +46,17 @@ int sqlite_exec_sql(sqlite3 *db, const char *sql);
 int sqlite_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret);
 sqlite3 *sqlite_reader_get(SqliteStorage *s, unsigned *ret_index);
 void sqlite_reader_put(SqliteStorage *s, unsigned i);
+
+/* storage-sqlite-group.c: takes the writer (counted as waiting meanwhile) */
+void sqlite_write_lock(SqliteStorage *s);
+/* Commits the open group, if any, and wakes its members. For writers outside ingest, before their own
+ * transaction. */
+int sqlite_group_flush_locked(SqliteStorage *s);
+/* Opens a group transaction unless one is open. */
+int sqlite_group_join_locked(SqliteStorage *s);
+/* After an ingest's savepoint is released (member) or rolled back (!member): commits the group or waits
+ * for a later member to; unlocks the writer. Returns the commit's result for a member. */
+int sqlite_group_finish_locked(SqliteStorage *s, bool member);
 
 /* storage-sqlite-events.c */
 int sqlite_events_prepare(SqliteStorage *s);

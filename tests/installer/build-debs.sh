@@ -1,6 +1,7 @@
 #!/bin/bash
 # Fixture of the installer tests: builds the two Debian packages with cpack from this build into
 # BUILD/tests/installer/debs (tests/installer/CMakeLists.txt, FIXTURES_SETUP installer-debs).
+# shellcheck source=tests/installer/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 need_tool cpack dpkg-deb dpkg-shlibdeps

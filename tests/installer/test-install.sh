@@ -3,6 +3,7 @@
 # DPKG_ROOT), and installer/install.sh --root from the build. Both must give the same tree (files,
 # modes, owners, contents) with the postinst's work done; install.sh must be idempotent and keep an
 # administrator's configuration; remove keeps the state, purge removes it (the collector's data stays).
+# shellcheck source=tests/installer/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 need_root "dpkg --root and install.sh install files owned by root and create users in the root"

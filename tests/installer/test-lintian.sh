@@ -1,6 +1,7 @@
 #!/bin/bash
 # lintian on the two packages: no error. Warnings are printed (and listed in docs/installing.md);
 # the accepted ones are overridden in installer/debian/*/lintian-overrides with their reasons.
+# shellcheck source=tests/installer/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 need_tool lintian

@@ -1,6 +1,7 @@
 #!/bin/bash
 # The two Debian packages: contents, modes and owners, control fields, conffiles, maintainer scripts,
 # stripped binaries, paths that agree with each other (rule → helper, unit → daemon).
+# shellcheck source=tests/installer/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 need_tool dpkg-deb readelf

@@ -3,6 +3,7 @@
 # and the host's own units for the targets they name), the exposure score, and the settings the design
 # depends on (docs/installing.md): notify + watchdog, ordering before logins, directory modes, the
 # capability set, and no option that would give mnguardd a mount namespace of its own.
+# shellcheck source=tests/installer/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 need_tool systemd-analyze

@@ -318,7 +318,21 @@ class Queues(PrintTestCase):
         self.ctl_print("check", check=False)
         self.assertEqual(len(self.d.events("--action", "print-queue-unguarded")), len(recorded))
 
-        p = self.ctl_print("check", "--wrap", "--json")
+        # --auto follows agent.conf: without print.auto-wrap nothing is wrapped...
+        conf_dir = os.path.join(self.tmp, "auto-conf")
+        os.makedirs(conf_dir, exist_ok=True)
+        p = self.ctl_print("check", "--auto", "--config-dir", conf_dir, check=False)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        # ...a bad agent.conf is an error with line and column...
+        with open(os.path.join(conf_dir, "agent.conf"), "w") as f:
+            f.write("print:\n  auto-wrap: maybe\n")
+        p = self.ctl_print("check", "--auto", "--config-dir", conf_dir, check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("agent.conf:2:14: error:", p.stderr)
+        # ...and with it, the queues are wrapped
+        with open(os.path.join(conf_dir, "agent.conf"), "w") as f:
+            f.write("print:\n  auto-wrap: true\n")
+        p = self.ctl_print("check", "--auto", "--config-dir", conf_dir, "--json")
         rows = json.loads(p.stdout)
         self.assertEqual(sorted(r["queue"] for r in rows), ["ok-a", "ok-b"])
         self.assertTrue(all(r["wrapped"] for r in rows))
