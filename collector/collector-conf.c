@@ -133,7 +133,9 @@ int collector_conf_storage(const CollectorConf *c, char **ret) {
 
 void collector_conf_server(const CollectorConf *c, ServerConfig *ret) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        unsigned threads = c->threads ?: (unsigned) (cpus < 1 ? 1 : cpus > 8 ? 8 : cpus);
+        /* more threads than CPUs: a worker waits for the database (a group commit, a PostgreSQL round
+         * trip) while others parse and handshake */
+        unsigned threads = c->threads ?: (unsigned) (cpus < 2 ? 4 : cpus > 8 ? 16 : 2 * cpus);
         *ret = (ServerConfig) {
                 .listen = c->listen ?: COLLECTOR_LISTEN_DEFAULT,
                 .dir = c->dir ?: COLLECTOR_DIR_DEFAULT,

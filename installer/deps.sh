@@ -22,9 +22,9 @@ MNGUARD_PACKAGES=(
         # its tests: a session D-Bus with python3-dbusmock, Xvfb, xclip
         libnotify-dev libglib2.0-dev libx11-dev libxfixes-dev libxres-dev gettext
         dbus python3-dbus python3-dbusmock xvfb xclip
-        # packages and installer tests (cpack DEB, dpkg-shlibdeps, dpkg --root, lintian, systemd-analyze,
-        # shellcheck) and the demo's simulated terminal (installer/demo-agent.py: python3-gi + umockdev)
-        dpkg-dev lintian systemd shellcheck python3-gi
+        # packages and installer tests: cpack DEB, dpkg-shlibdeps, dpkg --root, lintian, systemd-analyze and
+        # the shell linter, strace (the daemon's system calls); the demo (installer/demo-agent.py: python3-gi)
+        dpkg-dev lintian systemd shellcheck python3-gi strace
         # fuzzing (libFuzzer comes with clang)
         clang libclang-rt-dev
         # benchmarks: the peer that tests/bench/bench-usb measures side by side (it runs its own

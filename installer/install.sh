@@ -113,7 +113,7 @@ for c in "${components[@]}"; do
                         chown root:root "$root/usr/lib/cups/backend/mnguard"
                         chmod 0700 "$root/usr/lib/cups/backend/mnguard"
                 fi
-                unit=mnguardd.service
+                units=(mnguardd.service mnguard-print-check.timer)
                 ;;
         collector)
                 systemd-sysusers --root="$root" mnguard-collector.conf
@@ -123,14 +123,14 @@ for c in "${components[@]}"; do
                         chown "root:${gid:?group mnguard-collector missing in $root/etc/group}" "$root/etc/mnguard/collector.conf"
                         chmod 0640 "$root/etc/mnguard/collector.conf"
                 fi
-                unit=mnguard-collector.service
+                units=(mnguard-collector.service)
                 ;;
         esac
         if [ $enable -eq 1 ]; then
                 if command -v systemctl >/dev/null; then
-                        systemctl --root="$root" --quiet enable "$unit"
+                        systemctl --root="$root" --quiet enable "${units[@]}"
                 else
-                        echo "$me: systemctl is missing: $unit not enabled" >&2
+                        echo "$me: systemctl is missing: ${units[*]} not enabled" >&2
                 fi
         fi
 done

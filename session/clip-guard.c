@@ -97,7 +97,7 @@ static void read_done(ClipStore *store, void *userdata) {
         _cleanup_(clip_store_unrefp) ClipStore *st = store;
         ClipApp owner = x_app_info_clip(&store->owner);
 
-        if (!clip_must_take_over(g->policy, &owner, store->numbers))
+        if (!clip_must_take_over(g->policy, &owner, clip_store_numbers_for_decision(store)))
                 return;
         if (XGetSelectionOwner(g->dpy, s->atom) != s->reading_from) {
                 log_debug("%s changed hands while it was read; looking at the new owner instead.", s->name);
@@ -113,7 +113,7 @@ static void read_done(ClipStore *store, void *userdata) {
         s->last_usec = 0;
         log_info("Guarding %s from %s: %zu of %zu targets held (%zu bytes)%s%s.", s->name, s->held->owner.label,
                  s->held->n_held, s->held->n_offered, s->held->held_bytes,
-                 s->held->numbers > 0 ? ", individual numbers found" : "",
+                 s->held->numbers > 0 ? ", individual numbers found" : s->held->unscanned ? ", text not scanned whole (refused: fail closed)" : "",
                  s->held->incomplete ? ", not all held: the rest is refused" : "");
 }
 
@@ -125,7 +125,7 @@ static bool allow_request(ClipStore *store, Window requestor, Atom target, void 
 
         x_ident_lookup(g->ident, requestor, &who);
         ClipApp owner = x_app_info_clip(&store->owner), req = x_app_info_clip(&who);
-        clip_decide(g->policy, &owner, store->numbers, &req, &d);
+        clip_decide(g->policy, &owner, clip_store_numbers_for_decision(store), &req, &d);
         log_debug("%s: %s asks for %s's data (client 0x%x, pid %d): %s.", s->name, who.label, store->owner.label,
                   who.client, (int) who.pid, d.reason ?: "served");
         if (d.verdict == CLIP_SERVE)

@@ -110,6 +110,8 @@ static void item_done(ClipReader *r, bool ok) {
         ClipStore *s = r->store;
         if (!ok)
                 s->incomplete = true;
+        if (!ok && p->scan)
+                s->unscanned = true;
         if (ok && p->scan) {
                 uint64_t n = mn_number_scanner_finish(&r->scanner);
                 if (n > s->numbers)
@@ -149,8 +151,10 @@ static void consume(ClipReader *r, const unsigned char *data, unsigned long nite
                 size_t n = MIN(bytes, CLIP_MAX_SCAN_BYTES - r->scanned);
                 mn_number_scanner_feed(&r->scanner, data, n);
                 r->scanned += n;
-                if (n < bytes)
+                if (n < bytes) {
                         r->store->incomplete = true;
+                        r->store->unscanned = true;
+                }
         }
         if (!p->hold || r->over)
                 return;

@@ -40,7 +40,14 @@ typedef struct ClipStore {
         size_t text_bytes;      /* size of the text, for reports */
         uint64_t numbers;       /* valid individual numbers in the text (the most of any text target) */
         bool incomplete;        /* something was over a bound, timed out or refused: not all is held */
+        bool unscanned;         /* a text target could not be scanned whole (timeout, over the bound):
+                                 * it is treated as holding an individual number (fail closed) */
 } ClipStore;
+
+/* What the decisions go by: the numbers found, or one when the text could not be scanned whole. */
+static inline uint64_t clip_store_numbers_for_decision(const ClipStore *s) {
+        return s->numbers > 0 ? s->numbers : s->unscanned ? 1 : 0;
+}
 
 ClipStore *clip_store_new(Atom selection, const XAppInfo *owner);
 ClipStore *clip_store_ref(ClipStore *s);

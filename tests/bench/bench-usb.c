@@ -29,7 +29,7 @@
  * $MNGUARDD, $USBGUARD_DAEMON, $BENCH_USBGUARD_SHIM, $BENCH_USB_NULL override the built-in paths;
  * $BENCH_KEEP=1 keeps the daemons' directories (logs); $BENCH_SYSFS_DIR puts testbeds there. Unless
  * $BENCH_NO_PIN is set, the harness pins itself to the last CPU and the daemons to the others (when
- * there are >= 2), so that its spinning does not take their CPU. */
+ * there are >= 2), so that its spinning does not take their CPU. $BENCH_RT=1: see setup_rt(). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -409,6 +409,21 @@ static void wait_quiet(pid_t pid, double min_ms) {
 
 static cpu_set_t daemon_cpus;
 static bool pin_daemons;
+/* $BENCH_RT=1: daemons (all their threads) and the harness run SCHED_FIFO, so that other tenants of a
+ * busy machine cannot preempt them; shows the daemons' own tail. Opt-in: the harness then spins at
+ * real-time priority (bounded by the 2 s insert timeout and the kernel's RT throttling). */
+static int rt_priority;
+
+static void setup_rt(void) {
+        if (!getenv("BENCH_RT"))
+                return;
+        struct sched_param sp = { .sched_priority = 10 };
+        if (sched_setscheduler(0, SCHED_FIFO, &sp) < 0) {
+                fprintf(stderr, "bench-usb: BENCH_RT: %s, ignored\n", strerror(errno));
+                return;
+        }
+        rt_priority = 20;
+}
 
 static void setup_cpus(void) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -660,6 +675,10 @@ static void daemon_start(Daemon *d, Kind kind, const Bed *b) {
         if (d->pid == 0) {
                 if (pin_daemons)
                         sched_setaffinity(0, sizeof(daemon_cpus), &daemon_cpus);
+                if (rt_priority > 0) {
+                        struct sched_param sp = { .sched_priority = rt_priority };
+                        sched_setscheduler(0, SCHED_FIFO, &sp);
+                }
                 dup2(logfd, STDOUT_FILENO);
                 dup2(logfd, STDERR_FILENO);
                 int nul = open("/dev/null", O_RDONLY);
@@ -1193,6 +1212,8 @@ int main(int argc, char *argv[]) {
         signal(SIGTERM, on_signal);
         atexit(kill_children);
         setup_cpus();
+        if (strcmp(mode, "idle") != 0)
+                setup_rt();
 
         bool umockdev = strstr(env_or("LD_PRELOAD", ""), "umockdev-preload") != NULL;
         bool have_usbguard = access(env_or("USBGUARD_DAEMON", USBGUARD_DAEMON_PATH), X_OK) == 0;

@@ -36,6 +36,7 @@ check_postinst() {
         check "$how: collector.conf 0640 root:mnguard-collector" \
                 test "$(stat -c '%a %u %g' "$R/etc/mnguard/collector.conf")" = "640 0 $cg"
         check "$how: mnguardd.service enabled" test -L "$R/etc/systemd/system/multi-user.target.wants/mnguardd.service"
+        check "$how: mnguard-print-check.timer enabled" test -L "$R/etc/systemd/system/timers.target.wants/mnguard-print-check.timer"
         check "$how: mnguard-collector.service enabled" \
                 test -L "$R/etc/systemd/system/multi-user.target.wants/mnguard-collector.service"
 }
@@ -93,7 +94,8 @@ check "remove: the configuration stays" test -f "$D/etc/mnguard/agent.conf"
 dpkg_root "$D" -P mnguard >"$tmp/dpkg4.log" 2>&1 || { cat "$tmp/dpkg4.log" >&2; die "dpkg -P failed"; }
 check "purge: the state is removed" test ! -e "$D/var/lib/mnguard"
 check "purge: the conffiles are removed" test ! -e "$D/etc/mnguard/agent.conf" -a ! -e "$D/etc/mnguard/policy.yaml"
-check "purge: the unit is no longer enabled" test ! -e "$D/etc/systemd/system/multi-user.target.wants/mnguardd.service"
+check "purge: the units are no longer enabled" test ! -e "$D/etc/systemd/system/multi-user.target.wants/mnguardd.service" \
+        -a ! -e "$D/etc/systemd/system/timers.target.wants/mnguard-print-check.timer"
 dpkg_root "$D" -P mnguard-collector >"$tmp/dpkg5.log" 2>&1 || { cat "$tmp/dpkg5.log" >&2; die "dpkg -P mnguard-collector failed"; }
 check "purge of the collector keeps its data (evidence, CA)" test -f "$D/var/lib/mnguard-collector/collector.db"
 check "nothing else of the packages is left" bash -c \

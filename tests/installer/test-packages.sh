@@ -25,6 +25,7 @@ for f in usr/sbin/mnguardd usr/bin/mnguardctl usr/bin/mnguard-policy usr/bin/mng
 done
 check "the CUPS backend is 0700 root (cupsd runs it as root only so)" has agent -rwx------ usr/lib/cups/backend/mnguard
 for f in usr/lib/udev/rules.d/70-mnguard.rules usr/lib/systemd/system/mnguardd.service \
+        usr/lib/systemd/system/mnguard-print-check.service usr/lib/systemd/system/mnguard-print-check.timer \
         usr/lib/sysusers.d/mnguard.conf usr/lib/tmpfiles.d/mnguard.conf \
         etc/mnguard/agent.conf etc/mnguard/policy.yaml etc/xdg/autostart/mnguard-session.desktop \
         usr/share/locale/ja/LC_MESSAGES/mnguard.mo usr/share/doc/mnguard/copyright usr/share/doc/mnguard/changelog.gz \
@@ -105,6 +106,8 @@ check "the udev rule runs the packaged helper" grep -q 'IMPORT{program}="/usr/li
         "$tmp/x/usr/lib/udev/rules.d/70-mnguard.rules"
 check "mnguardd.service starts the packaged daemon" grep -qx 'ExecStart=/usr/sbin/mnguardd' \
         "$tmp/x/usr/lib/systemd/system/mnguardd.service"
+check "mnguard-print-check.service runs the packaged mnguardctl" grep -qx 'ExecStart=/usr/bin/mnguardctl print check --auto' \
+        "$tmp/x/usr/lib/systemd/system/mnguard-print-check.service"
 check "mnguard-collector.service starts the packaged collector" grep -qx 'ExecStart=/usr/sbin/mnguard-collector serve' \
         "$tmp/x/usr/lib/systemd/system/mnguard-collector.service"
 check "the default policy is valid" "$build/policy/mnguard-policy" check "$tmp/x/etc/mnguard/policy.yaml"

@@ -19,7 +19,7 @@ done
 kill_bin=$(command -v kill 2>/dev/null || true)
 [ -x /bin/kill ] && kill_bin=/bin/kill
 [ -n "$kill_bin" ] && install -D "$kill_bin" "$root/bin/kill"
-units=(mnguardd.service mnguard-collector.service)
+units=(mnguardd.service mnguard-collector.service mnguard-print-check.service mnguard-print-check.timer)
 
 verify_out=$(cd "$root" && systemd-analyze verify --man=no --root="$root" "${units[@]}" 2>&1) && verify_status=0 ||
         verify_status=$?
