@@ -2,8 +2,8 @@
 # fanotify deny + detach), the write audit of allowed read-write media, and agent.conf's extra
 # removable-media patterns. include()d from agent/CMakeLists.txt. See docs/block-devices.md.
 pkg_check_modules(MOUNT REQUIRED IMPORTED_TARGET GLOBAL mount)
-# SHA-256 of written files (the hashing thread): OpenSSL's uses the CPU's SHA extensions.
-pkg_check_modules(CRYPTO REQUIRED IMPORTED_TARGET GLOBAL libcrypto)
+# SHA-256 of written files (the hashing thread): OpenSSL's (PkgConfig::CRYPTO, top level) uses the
+# CPU's SHA extensions.
 find_package(Threads REQUIRED)
 
 target_sources(mnguard-agent PRIVATE

@@ -133,9 +133,10 @@ int collector_conf_storage(const CollectorConf *c, char **ret) {
 
 void collector_conf_server(const CollectorConf *c, ServerConfig *ret) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        /* more threads than CPUs: a worker waits for the database (a group commit, a PostgreSQL round
-         * trip) while others parse and handshake */
-        unsigned threads = c->threads ?: (unsigned) (cpus < 2 ? 4 : cpus > 8 ? 16 : 2 * cpus);
+        /* many more threads than CPUs: a worker waits for the database (a group commit, PostgreSQL round
+         * trips) while others parse and handshake; and the size of an SQLite commit group is bounded by
+         * the workers waiting (measured: 4 workers saturated at ~800 requests/s with 5 ms commits) */
+        unsigned threads = c->threads ?: (unsigned) (cpus < 1 ? 8 : cpus > 4 ? 32 : 8 * cpus);
         *ret = (ServerConfig) {
                 .listen = c->listen ?: COLLECTOR_LISTEN_DEFAULT,
                 .dir = c->dir ?: COLLECTOR_DIR_DEFAULT,

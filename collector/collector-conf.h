@@ -18,7 +18,7 @@ typedef struct CollectorConf {
         char *listen;
         char *dir;
         char *storage;                  /* NULL: sqlite:DIR/collector.db */
-        unsigned threads;               /* 0: two per CPU, 4-16 */
+        unsigned threads;               /* 0: eight per CPU, 8-32 */
         unsigned connection_limit;
         unsigned per_ip_limit;
         unsigned idle_timeout_sec;

@@ -318,6 +318,17 @@ int pg_ingest_prepare(Storage *base, IngestRecord *const *records, size_t n, uin
 
 /* ---- tokens and certificates ---- */
 
+void pg_bytea_text(const uint8_t h[static SHA256_SIZE], char out[static 2 * SHA256_SIZE + 3]) {
+        static const char digits[] = "0123456789abcdef";
+        out[0] = '\\';
+        out[1] = 'x';
+        for (size_t i = 0; i < SHA256_SIZE; i++) {
+                out[2 + 2 * i] = digits[h[i] >> 4];
+                out[3 + 2 * i] = digits[h[i] & 15];
+        }
+        out[2 + 2 * SHA256_SIZE] = 0;
+}
+
 static void bytea_hex(const uint8_t *p, size_t n, char *out /* 2n + 3 */) {
         static const char digits[] = "0123456789abcdef";
         out[0] = '\\';

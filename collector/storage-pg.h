@@ -43,6 +43,8 @@ int pg_query(PGconn *c, const char *sql, int n, const char *const *values, const
              PGresult **ret);
 /* Makes sure the monthly partitions for these records exist (outside any ingest transaction). */
 int pg_ingest_prepare(Storage *base, IngestRecord *const *records, size_t n, uint64_t now_usec);
+/* 32 bytes as "\x…" bytea text */
+void pg_bytea_text(const uint8_t h[static SHA256_SIZE], char out[static 2 * SHA256_SIZE + 3]);
 /* "\x…" bytea text to 32 bytes */
 int pg_bytea_hash(const char *text, uint8_t out[static SHA256_SIZE]);
 

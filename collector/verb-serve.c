@@ -66,7 +66,7 @@ int verb_serve(int argc, char *argv[]) {
                                COMMON_HELP
                                "  --listen ADDR:PORT    address to listen on (default " COLLECTOR_LISTEN_DEFAULT ";\n"
                                "                        [::]:8443 for IPv6; port 0 picks a free one, named in STATUS=)\n"
-                               "  --threads N           worker threads (default: two per CPU, 4-16)\n"
+                               "  --threads N           worker threads (default: eight per CPU, 8-32)\n"
                                "  --connection-limit N  open connections at most (default %u)\n"
                                "  --per-ip-limit N      connections per client address (default 0: no limit)\n"
                                "  --idle-timeout SEC    close connections idle this long (default %u)\n"

@@ -29,7 +29,7 @@
  * $MNGUARDD, $USBGUARD_DAEMON, $BENCH_USBGUARD_SHIM, $BENCH_USB_NULL override the built-in paths;
  * $BENCH_KEEP=1 keeps the daemons' directories (logs); $BENCH_SYSFS_DIR puts testbeds there. Unless
  * $BENCH_NO_PIN is set, the harness pins itself to the last CPU and the daemons to the others (when
- * there are >= 2), so that its spinning does not take their CPU. $BENCH_RT=1: see setup_rt(). */
+ * there are >= 2), so that its spinning does not take their CPU. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -362,6 +362,20 @@ static uint64_t sum_tasks(pid_t pid, const char *field, unsigned *ret_threads) {
         return sum;
 }
 
+/* ns on CPU of one thread */
+static uint64_t thread_cpu_ns(pid_t pid, pid_t tid) {
+        char p[96];
+        snprintf(p, sizeof(p), "/proc/%d/task/%d/schedstat", (int) pid, (int) tid);
+        FILE *f = fopen(p, "re");
+        unsigned long long v = 0;
+        if (f) {
+                if (fscanf(f, "%llu", &v) != 1)
+                        v = 0;
+                fclose(f);
+        }
+        return v;
+}
+
 /* Whether any thread of pid is running or in uninterruptible sleep (an fsync, for instance). */
 static bool any_thread_busy(pid_t pid) {
         char path[96];
@@ -409,21 +423,6 @@ static void wait_quiet(pid_t pid, double min_ms) {
 
 static cpu_set_t daemon_cpus;
 static bool pin_daemons;
-/* $BENCH_RT=1: daemons (all their threads) and the harness run SCHED_FIFO, so that other tenants of a
- * busy machine cannot preempt them; shows the daemons' own tail. Opt-in: the harness then spins at
- * real-time priority (bounded by the 2 s insert timeout and the kernel's RT throttling). */
-static int rt_priority;
-
-static void setup_rt(void) {
-        if (!getenv("BENCH_RT"))
-                return;
-        struct sched_param sp = { .sched_priority = 10 };
-        if (sched_setscheduler(0, SCHED_FIFO, &sp) < 0) {
-                fprintf(stderr, "bench-usb: BENCH_RT: %s, ignored\n", strerror(errno));
-                return;
-        }
-        rt_priority = 20;
-}
 
 static void setup_cpus(void) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -675,10 +674,6 @@ static void daemon_start(Daemon *d, Kind kind, const Bed *b) {
         if (d->pid == 0) {
                 if (pin_daemons)
                         sched_setaffinity(0, sizeof(daemon_cpus), &daemon_cpus);
-                if (rt_priority > 0) {
-                        struct sched_param sp = { .sched_priority = rt_priority };
-                        sched_setscheduler(0, SCHED_FIFO, &sp);
-                }
                 dup2(logfd, STDOUT_FILENO);
                 dup2(logfd, STDERR_FILENO);
                 int nul = open("/dev/null", O_RDONLY);
@@ -796,7 +791,7 @@ typedef struct Insert {
         Kind kind;
         Bed bed;
         Daemon d;
-        double *lat, *call;
+        double *lat, *call, *cpu, *cpu_main;
         int got, lost, inotify_seen;
         double poll_ns;
         uint64_t polls;
@@ -815,6 +810,7 @@ static void insert_one(Insert *x, int port, double gap_ms, int ino) {
         wait_quiet(x->d.pid, gap_ms);
         bed_use(b);
 
+        uint64_t cpu0 = sum_tasks(x->d.pid, "schedstat", NULL), main0 = thread_cpu_ns(x->d.pid, x->d.pid);
         uint64_t t0 = now_ns();
         umockdev_testbed_uevent(b->tb, syspath, "add");
         uint64_t t_call = now_ns(), t = t_call, deadline = t0 + INSERT_TIMEOUT_NS, np = 0;
@@ -829,6 +825,11 @@ static void insert_one(Insert *x, int port, double gap_ms, int ino) {
                 }
         }
         if (ok) {
+                /* CPU time of all the daemon's threads for this insert, until it is idle again (journal
+                 * commit included): unlike the latency, hardly touched by other tenants of the machine. */
+                wait_quiet(x->d.pid, 0);
+                x->cpu[x->got] = (double) (sum_tasks(x->d.pid, "schedstat", NULL) - cpu0) / 1e3;
+                x->cpu_main[x->got] = (double) (thread_cpu_ns(x->d.pid, x->d.pid) - main0) / 1e3;
                 x->lat[x->got] = (double) (t - t0) / 1e3;
                 x->call[x->got] = (double) (t_call - t0) / 1e3;
                 x->got++;
@@ -865,6 +866,8 @@ static void insert_report(Insert *x, int n) {
         }
         qsort(x->lat, (size_t) got, sizeof(double), cmp_double);
         qsort(x->call, (size_t) got, sizeof(double), cmp_double);
+        qsort(x->cpu, (size_t) got, sizeof(double), cmp_double);
+        qsort(x->cpu_main, (size_t) got, sizeof(double), cmp_double);
         x->p50 = pct(x->lat, (size_t) got, 0.50);
         x->p99 = pct(x->lat, (size_t) got, 0.99);
         printf("%s_usb_inserts %d inserts\n", name, got);
@@ -876,6 +879,12 @@ static void insert_report(Insert *x, int n) {
         printf("%s_usb_insert_last100_p50 %.1f us\n", name, last);
         printf("%s_usb_insert_lost %d inserts\n", name, x->lost);
         printf("%s_usb_uevent_call_p50 %.1f us\n", name, pct(x->call, (size_t) got, 0.50));
+        printf("%s_usb_insert_cpu_p50 %.1f us\n", name, pct(x->cpu, (size_t) got, 0.50));
+        printf("%s_usb_insert_cpu_p99 %.1f us\n", name, pct(x->cpu, (size_t) got, 0.99));
+        if (x->kind == MNGUARDD) { /* its event loop; the journal writer is another thread */
+                printf("%s_usb_insert_cpu_main_thread_p50 %.1f us\n", name, pct(x->cpu_main, (size_t) got, 0.50));
+                printf("%s_usb_insert_cpu_main_thread_p99 %.1f us\n", name, pct(x->cpu_main, (size_t) got, 0.99));
+        }
         printf("%s_usb_poll_interval %.2f us\n", name, x->polls ? x->poll_ns / (double) x->polls / 1e3 : NAN);
         printf("%s_usb_insert_inotify_fired %d inserts\n", name, x->inotify_seen);
         printf("%s_rss_%d_hotplugged %ld KiB\n", name, n + 1, status_kib(x->d.pid, "VmRSS"));
@@ -894,6 +903,8 @@ static int run_insert(const Kind *kinds, size_t nk, int n, double gap_ms) {
                 bed_add_stick(&x[j].bed, SENTINEL_PORT);
                 x[j].lat = calloc((size_t) n, sizeof(double));
                 x[j].call = calloc((size_t) n, sizeof(double));
+                x[j].cpu = calloc((size_t) n, sizeof(double));
+                x[j].cpu_main = calloc((size_t) n, sizeof(double));
         }
         for (size_t j = 0; j < nk; j++) {
                 char *sentinel = stick_attr(&x[j].bed, SENTINEL_PORT, NULL, "authorized");
@@ -940,6 +951,8 @@ static int run_insert(const Kind *kinds, size_t nk, int n, double gap_ms) {
                 bed_free(&x[j].bed);
                 free(x[j].lat);
                 free(x[j].call);
+                free(x[j].cpu);
+                free(x[j].cpu_main);
         }
         return 0; /* lost inserts are a figure, not a failure */
 }
@@ -1212,8 +1225,6 @@ int main(int argc, char *argv[]) {
         signal(SIGTERM, on_signal);
         atexit(kill_children);
         setup_cpus();
-        if (strcmp(mode, "idle") != 0)
-                setup_rt();
 
         bool umockdev = strstr(env_or("LD_PRELOAD", ""), "umockdev-preload") != NULL;
         bool have_usbguard = access(env_or("USBGUARD_DAEMON", USBGUARD_DAEMON_PATH), X_OK) == 0;

@@ -122,7 +122,7 @@ class Collector:
         ns.bind(notify_path)
         ns.settimeout(timeout)
         env = dict(os.environ, NOTIFY_SOCKET=notify_path)
-        cmd = [COLLECTOR, "serve", "--dir", self.dir, "--listen", "127.0.0.1:0", "--threads", "2"] + self.extra
+        cmd = [COLLECTOR, "serve", "--dir", self.dir, "--listen", "127.0.0.1:0"] + self.extra
         if self.storage:
             cmd += ["--storage", self.storage]
         self.log = open(os.path.join(self.base, "collector.log"), "a")

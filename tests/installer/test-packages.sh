@@ -30,7 +30,7 @@ for f in usr/lib/udev/rules.d/70-mnguard.rules usr/lib/systemd/system/mnguardd.s
         etc/mnguard/agent.conf etc/mnguard/policy.yaml etc/xdg/autostart/mnguard-session.desktop \
         usr/share/locale/ja/LC_MESSAGES/mnguard.mo usr/share/doc/mnguard/copyright usr/share/doc/mnguard/changelog.gz \
         usr/share/man/man8/mnguardd.8.gz usr/share/man/man1/mnguardctl.1.gz usr/share/man/man1/mnguard-policy.1.gz \
-        usr/share/man/man8/mnguard-udev.8.gz; do
+        usr/share/man/man8/mnguard-udev.8.gz usr/share/man/man1/mnguard-session.1.gz usr/share/doc/mnguard/installing.md; do
         check "mnguard ships $f, 0644 root" has agent -rw-r--r-- "$f"
 done
 check "mnguard does not ship the collector" lacks agent usr/sbin/mnguard-collector

@@ -7,6 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 need_tool systemd-analyze
+need_usr_prefix
 root=$tmp/root
 for c in agent collector; do
         DESTDIR=$root cmake --install "$build" --component "$c" >"$tmp/install.log" 2>&1 ||
