@@ -141,6 +141,10 @@ static int on_post(sd_event_source *s, void *userdata) {
 }
 
 int manager_log(Manager *m, json_object *ev, uid_t uid, uint64_t *ret_sequence) {
+        /* a clone is often renamed after boot: the name is read for every event (one cheap syscall) */
+        char name[sizeof(m->hostname)] = "";
+        if (gethostname(name, sizeof(name) - 1) >= 0 && name[0])
+                memcpy(m->hostname, name, sizeof(name));
         json_object *host = mn_event_section(ev, "host");
         mn_event_set_string(host, "id", m->identity.host_id);
         mn_event_set_untrusted(host, "name", m->hostname);

@@ -59,8 +59,15 @@ if [ "$root" = / ] && [ $dry_run -eq 0 ]; then
                         systemctl stop mnguardd.service
                 fi
         else
-                # Without systemd: stop the daemon by its pid, and wait for it to be gone.
-                for pid in $(pgrep -x mnguardd || true); do
+                # Without systemd: stop the daemon by its pid (from /proc: no procps needed), and wait for
+                # it to be gone.
+                pids=()
+                for comm in /proc/[0-9]*/comm; do
+                        [ "$(cat "$comm" 2>/dev/null)" = mnguardd ] || continue
+                        pid=${comm#/proc/}
+                        pids+=("${pid%/comm}")
+                done
+                for pid in "${pids[@]}"; do
                         echo "stopping mnguardd (pid $pid)"
                         kill -TERM "$pid" 2>/dev/null || true
                         for _ in $(seq 200); do

@@ -18,7 +18,7 @@
 #define YEAR_USEC (365ull * 86400u * 1000000u)
 #define DAY_USEC (86400ull * 1000000u)
 #define T0_USEC (1735689600ull * 1000000u)     /* 2025-01-01 */
-#define PER_HOST_BATCH 1000u
+#define PER_HOST_BATCH 2500u
 #define QUERIES 50u
 
 static uint64_t now_usec(void) {

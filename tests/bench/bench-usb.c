@@ -322,6 +322,23 @@ static long status_kib(pid_t pid, const char *field) {
         return v;
 }
 
+/* Pss (shared library pages divided among the processes that map them) from smaps_rollup, KiB. */
+static long pss_kib(pid_t pid) {
+        char path[64], line[256];
+        snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int) pid);
+        FILE *f = fopen(path, "re");
+        long v = -1;
+        if (!f)
+                return -1;
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, "Pss:", 4) == 0) {
+                        v = strtol(line + 4, NULL, 10);
+                        break;
+                }
+        fclose(f);
+        return v;
+}
+
 /* Sums a per-thread figure over /proc/PID/task/ *: context switches from status, or ns on CPU from
  * schedstat (field "schedstat"). */
 static uint64_t sum_tasks(pid_t pid, const char *field, unsigned *ret_threads) {
@@ -890,6 +907,7 @@ static void insert_report(Insert *x, int n) {
         printf("%s_rss_%d_hotplugged %ld KiB\n", name, n + 1, status_kib(x->d.pid, "VmRSS"));
         printf("%s_hwm_%d_hotplugged %ld KiB\n", name, n + 1, status_kib(x->d.pid, "VmHWM"));
         printf("%s_rss_anon_%d_hotplugged %ld KiB\n", name, n + 1, status_kib(x->d.pid, "RssAnon"));
+        printf("%s_pss_%d_hotplugged %ld KiB\n", name, n + 1, pss_kib(x->d.pid));
 }
 
 /* Every daemon on its own testbed, started at once; stick i goes into each daemon's testbed in turn, so
@@ -961,7 +979,7 @@ static int run_insert(const Kind *kinds, size_t nk, int n, double gap_ms) {
 
 typedef struct Coldplug {
         double all_blocked_ms, ready_ms, sweep_ms;
-        long rss, hwm, anon;
+        long rss, hwm, anon, pss;
 } Coldplug;
 
 static void coldplug_once(Bed *b, Kind kind, char **paths, int n, bool want_rss, Coldplug *out) {
@@ -984,6 +1002,7 @@ static void coldplug_once(Bed *b, Kind kind, char **paths, int n, bool want_rss,
                 out->rss = status_kib(d.pid, "VmRSS");
                 out->hwm = status_kib(d.pid, "VmHWM");
                 out->anon = status_kib(d.pid, "RssAnon");
+                out->pss = pss_kib(d.pid);
         }
         daemon_stop(&d, false);
 }
@@ -1042,6 +1061,7 @@ static int run_coldplug(const Kind *kinds, size_t nk, int n, int runs) {
                 printf("%s_rss_%d_coldplugged %ld KiB\n", name, total, last[j].rss);
                 printf("%s_hwm_%d_coldplugged %ld KiB\n", name, total, last[j].hwm);
                 printf("%s_rss_anon_%d_coldplugged %ld KiB\n", name, total, last[j].anon);
+                printf("%s_pss_%d_coldplugged %ld KiB\n", name, total, last[j].pss);
                 free(many[j]);
                 free(one[j]);
                 free(rmany[j]);
@@ -1102,6 +1122,7 @@ static int run_idle(double seconds, bool usbguard) {
                 printf("%s_rss %ld KiB\n", label[i], status_kib(d[i].pid, "VmRSS"));
                 printf("%s_hwm %ld KiB\n", label[i], status_kib(d[i].pid, "VmHWM"));
                 printf("%s_rss_anon %ld KiB\n", label[i], status_kib(d[i].pid, "RssAnon"));
+                printf("%s_pss %ld KiB\n", label[i], pss_kib(d[i].pid));
                 printf("%s_threads %u threads\n", label[i], threads);
                 printf("%s_wakeups %" PRIu64 " switches\n", label[i], sw);
                 printf("%s_wakeups_per_min %.1f switches/min\n", label[i], (double) sw * 60.0 / window);

@@ -64,6 +64,7 @@ def tree(top):
 class ImagePrep(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="mnguard-image-prep-")
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
         self.root = os.path.join(self.tmp, "image")
         os.mkdir(self.root)
         p = subprocess.run([INSTALL, "--root", self.root, "--build", BUILD], capture_output=True, text=True)
@@ -79,7 +80,6 @@ class ImagePrep(unittest.TestCase):
             if d.proc and d.proc.poll() is None:
                 d.kill()
         del self.tb
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def terminal(self, name, machine_id):
         """The installed daemon on the image root's config and state, as a terminal with this machine id."""

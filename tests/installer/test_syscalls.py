@@ -86,6 +86,7 @@ class Syscalls(unittest.TestCase):
         self.assertNotIn("init_module", allowed)
 
         tmp = tempfile.mkdtemp(prefix="mnguard-syscalls-")
+        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
         tb = UMockdev.Testbed.new()
         self.assertTrue(tb.add_from_file(DEVICES))
         trace = os.path.join(tmp, "strace.out")
@@ -137,7 +138,6 @@ class Syscalls(unittest.TestCase):
                 m = re.match(r"^\d+\s+(?:<\.\.\. )?([a-z0-9_]+)[( ]", line)
                 if m and m.group(1) not in ("exit", "resumed"):
                     used.add(m.group(1))
-        shutil.rmtree(tmp, ignore_errors=True)
         del tb
         self.assertGreater(len(used), 20, "strace saw the daemon's calls")
         # execve is strace starting the daemon (systemd does that before the filter applies).
