@@ -3,6 +3,9 @@
 #include "device.h"
 
 #include <blkid.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -16,6 +19,7 @@
 #include "usb-descriptors.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_enumerate *, udev_enumerate_unref);
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_device *, udev_device_unref);
 DEFINE_TRIVIAL_CLEANUP_FUNC(blkid_probe, blkid_free_probe);
 
@@ -201,44 +205,92 @@ static void mark_storage_interface(MnDevice *d, struct udev_device *b) {
                 }
 }
 
-/* Every block device (disk and partitions) at or below dev. */
-static int collect_filesystems(struct udev *udev, struct udev_device *dev, MnDevice *d) {
-        _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
-        struct udev_list_entry *entry;
+/* Walking a device's own sysfs subtree: bounds against a forged tree. */
+#define SYSFS_WALK_MAX_DEPTH   8
+#define SYSFS_WALK_MAX_ENTRIES 4096
+
+static int add_block_device(struct udev *udev, const char *syspath, MnDevice *d) {
+        _cleanup_(udev_device_unrefp) struct udev_device *b = udev_device_new_from_syspath(udev, syspath);
+        if (!b || !streq_ptr(udev_device_get_subsystem(b), "block"))
+                return 0; /* gone meanwhile */
+        if (d->n_fs >= MN_DEVICE_MAX_FILESYSTEMS) {
+                d->fs_truncated = true;
+                return 0;
+        }
+        MnFilesystem *v = reallocarray(d->fs, d->n_fs + 1, sizeof(MnFilesystem));
+        if (!v)
+                return -ENOMEM;
+        d->fs = v;
+        int r = filesystem_from_udev(b, &d->fs[d->n_fs]);
+        if (r < 0)
+                return r;
+        d->n_fs++;
+        mark_storage_interface(d, b);
+        return 0;
+}
+
+/* Every block device (disk and partitions) below path, found by walking the device's own sysfs
+ * directories (a "block" directory holds disks; a disk's subdirectories with a "partition" attribute are
+ * its partitions). Only this subtree is read: enumerating every block device of the system for every
+ * uevent made each decision cost O(devices). Symlinks are not followed. */
+static int walk_block(struct udev *udev, const char *path, unsigned depth, bool in_block, bool in_disk,
+                      unsigned *budget, MnDevice *d) {
+        _cleanup_(closedirp) DIR *dir = NULL;
+        struct dirent *de;
         int r;
 
-        e = udev_enumerate_new(udev);
-        if (!e)
-                return -ENOMEM;
-        if ((r = udev_enumerate_add_match_parent(e, dev)) < 0 ||
-            (r = udev_enumerate_add_match_subsystem(e, "block")) < 0 ||
-            (r = udev_enumerate_scan_devices(e)) < 0)
-                return r;
-
-        udev_list_entry_foreach(entry, udev_enumerate_get_list_entry(e)) {
-                _cleanup_(udev_device_unrefp) struct udev_device *b = NULL;
-
-                b = udev_device_new_from_syspath(udev, udev_list_entry_get_name(entry));
-                if (!b)
-                        continue; /* gone meanwhile */
-                if (!streq_ptr(udev_device_get_subsystem(b), "block"))
+        if (depth > SYSFS_WALK_MAX_DEPTH)
+                return 0;
+        dir = opendir(path);
+        if (!dir)
+                return 0;
+        while ((de = readdir(dir))) {
+                if (de->d_name[0] == '.' || de->d_type != DT_DIR)
                         continue;
-
-                if (d->n_fs >= MN_DEVICE_MAX_FILESYSTEMS) {
-                        d->fs_truncated = true;
-                        break;
-                }
-                MnFilesystem *v = reallocarray(d->fs, d->n_fs + 1, sizeof(MnFilesystem));
-                if (!v)
+                if (*budget == 0)
+                        return 0;
+                (*budget)--;
+                _cleanup_free_ char *child = NULL;
+                if (asprintf(&child, "%s/%s", path, de->d_name) < 0)
                         return -ENOMEM;
-                d->fs = v;
-                r = filesystem_from_udev(b, &d->fs[d->n_fs]);
-                if (r < 0)
+                if (in_block) {
+                        /* a disk */
+                        if ((r = add_block_device(udev, child, d)) < 0 ||
+                            (r = walk_block(udev, child, depth + 1, false, true, budget, d)) < 0)
+                                return r;
+                        continue;
+                }
+                if (in_disk) {
+                        /* a partition, or an attribute group (queue/, holders/, ...) */
+                        _cleanup_free_ char *attr = NULL;
+                        if (asprintf(&attr, "%s/partition", child) < 0)
+                                return -ENOMEM;
+                        if (access(attr, F_OK) == 0 && (r = add_block_device(udev, child, d)) < 0)
+                                return r;
+                        continue;
+                }
+                if ((r = walk_block(udev, child, depth + 1, streq(de->d_name, "block"), false, budget, d)) < 0)
                         return r;
-                d->n_fs++;
-                mark_storage_interface(d, b);
         }
         return 0;
+}
+
+static int collect_filesystems(struct udev *udev, struct udev_device *dev, MnDevice *d) {
+        unsigned budget = SYSFS_WALK_MAX_ENTRIES;
+        const char *syspath = udev_device_get_syspath(dev);
+        /* a block disk itself (SD card, optical drive): it and its partitions */
+        if (streq_ptr(udev_device_get_subsystem(dev), "block")) {
+                int r = add_block_device(udev, syspath, d);
+                if (r < 0)
+                        return r;
+                return walk_block(udev, syspath, 1, false, true, &budget, d);
+        }
+        return walk_block(udev, syspath, 0, false, false, &budget, d);
+}
+
+static int interface_cmp(const void *a, const void *b) {
+        const MnInterface *x = a, *y = b;
+        return strcmp(x->sysname ?: "", y->sysname ?: "");
 }
 
 /* The one classification of an interface, whether it was read from sysfs or from the descriptors. */
@@ -269,32 +321,25 @@ static int interface_from_udev(struct udev_device *i, bool mtp_hint, MnInterface
         return 0;
 }
 
-/* The usb_interface children of a usb_device. */
+/* The usb_interface children of a usb_device: the subdirectories named "<device>:<config>.<interface>"
+ * of its sysfs directory (read directly: no enumeration of the whole usb subsystem per event). */
 static int collect_interfaces(struct udev *udev, struct udev_device *dev, bool mtp_hint, MnDevice *d) {
-        _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
-        const char *dev_syspath = udev_device_get_syspath(dev);
-        struct udev_list_entry *entry;
+        const char *dev_syspath = udev_device_get_syspath(dev), *sysname = udev_device_get_sysname(dev);
+        _cleanup_(closedirp) DIR *dir = opendir(dev_syspath);
+        struct dirent *de;
+        size_t snlen = strlen(sysname ?: "");
         int r;
 
-        e = udev_enumerate_new(udev);
-        if (!e)
-                return -ENOMEM;
-        if ((r = udev_enumerate_add_match_parent(e, dev)) < 0 ||
-            (r = udev_enumerate_add_match_subsystem(e, "usb")) < 0 ||
-            (r = udev_enumerate_scan_devices(e)) < 0)
-                return r;
-
-        udev_list_entry_foreach(entry, udev_enumerate_get_list_entry(e)) {
-                _cleanup_(udev_device_unrefp) struct udev_device *i = NULL;
-                struct udev_device *parent;
-
-                i = udev_device_new_from_syspath(udev, udev_list_entry_get_name(entry));
-                if (!i)
+        if (!dir || !sysname)
+                return 0; /* gone meanwhile: no interfaces */
+        while ((de = readdir(dir))) {
+                if (de->d_type != DT_DIR || strncmp(de->d_name, sysname, snlen) != 0 || de->d_name[snlen] != ':')
                         continue;
-                if (!streq_ptr(udev_device_get_devtype(i), "usb_interface"))
-                        continue;
-                parent = udev_device_get_parent(i);
-                if (!parent || !streq_ptr(udev_device_get_syspath(parent), dev_syspath))
+                _cleanup_free_ char *path = NULL;
+                if (asprintf(&path, "%s/%s", dev_syspath, de->d_name) < 0)
+                        return -ENOMEM;
+                _cleanup_(udev_device_unrefp) struct udev_device *i = udev_device_new_from_syspath(udev, path);
+                if (!i || !streq_ptr(udev_device_get_devtype(i), "usb_interface"))
                         continue;
 
                 if (d->n_interfaces >= MN_DEVICE_MAX_INTERFACES)
@@ -311,6 +356,8 @@ static int collect_interfaces(struct udev *udev, struct udev_device *dev, bool m
                 d->classes |= USB_CLASS_BIT(d->interfaces[d->n_interfaces].function);
                 d->n_interfaces++;
         }
+        /* readdir order is the directory's; keep the interfaces in name order for stable output */
+        qsort(d->interfaces, d->n_interfaces, sizeof(MnInterface), interface_cmp);
         return 0;
 }
 

@@ -111,7 +111,10 @@ static char *sanitize(const char *s, size_t n, size_t max_bytes, bool escape_con
                 i += l;
         }
         out[o] = 0;
-        return out;
+        /* The buffer was sized for the worst case: give back what the string does not use (with many
+         * devices present, these add up). */
+        char *shrunk = realloc(out, o + 1);
+        return shrunk ?: out;
 }
 
 char *untrusted_sanitize(const char *s, size_t n, size_t max_bytes) {

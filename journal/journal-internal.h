@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+/* SQLite page cache per connection, as PRAGMA cache_size wants it (negative: KiB). */
+#define JOURNAL_CACHE_SIZE "-256"
+
 /* Shared between the journal's source files; not for users of the library. */
 
 #include <pthread.h>

@@ -92,6 +92,9 @@ int db_setup_writer(sqlite3 *db, uint64_t max_size_bytes) {
         sqlite3_busy_timeout(db, JOURNAL_BUSY_TIMEOUT_MSEC);
         if ((r = db_exec(db, "PRAGMA journal_mode = WAL")) < 0 || (r = db_exec(db, "PRAGMA synchronous = FULL")) < 0)
                 return r;
+        /* a resident daemon: a small page cache (the default 2 MiB per connection is most of its heap) */
+        if ((r = db_exec(db, "PRAGMA cache_size = " JOURNAL_CACHE_SIZE)) < 0)
+                return r;
         snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit = %d", JOURNAL_WAL_SIZE_LIMIT);
         if ((r = db_exec(db, sql)) < 0)
                 return r;
