@@ -84,8 +84,21 @@ static void on_mounted(const MnMountInfo *mi, void *userdata) {
                                         .devnode = mi->source, .rule = md->rule };
         MnWriteAuditMedium *am;
         int r = mn_write_audit_add(w->audit, &info, &am);
-        if (r < 0 && r != -EEXIST)
+        if (r < 0 && r != -EEXIST) {
                 log_warning_errno(r, "Cannot audit writes to %s, ignoring: %m", mi->target);
+                return;
+        }
+        if (r == -EEXIST)
+                return;
+        /* On record: an allowed medium is mounted here, and from now on every file written is recorded. */
+        json_object *ev = mn_event_new("media-mounted", MN_OUTCOME_SUCCESS, NULL);
+        json_object *f = mn_event_section(ev, "file"), *mg = mn_event_section(ev, "mnguard");
+        mn_event_set_untrusted(f, "mount_point", mi->target);
+        mn_event_set_untrusted(f, "device", mi->source);
+        mn_event_set_untrusted(f, "fstype", mi->fstype);
+        mn_event_set_string(mg, "rule", md->rule);
+        json_object_object_add(mg, "write_audit", json_object_new_boolean(true));
+        manager_log(w->m, ev, (uid_t) -1, NULL);
 }
 
 typedef struct DoneCtx {

@@ -90,6 +90,10 @@ def main():
         # read-write: every file written is recorded with its SHA-256
         wpoint = env.mountpoint("rw")
         env.mount(rw, wpoint)
+        # the audit starts when the daemon sees the mount (recorded as media-mounted); writes made in the
+        # first moment after mount(8) returns, before that, are not seen (docs/block-devices.md)
+        wait_until(lambda: [e for e in events(d, "media-mounted") if e["file"]["mount_point"] == wpoint], 20,
+                   "media-mounted with the write audit on")
         files = {f"doc{i}.txt": os.urandom(1000 + i) for i in range(3)}
         for name, data in files.items():
             with open(os.path.join(wpoint, name), "wb") as f:
