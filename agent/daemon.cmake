@@ -6,10 +6,17 @@ add_library(mnguard-daemon STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/manager-exceptions.c
   ${CMAKE_CURRENT_SOURCE_DIR}/usb-watch.c
   ${CMAKE_CURRENT_SOURCE_DIR}/media-watch.c
-  ${CMAKE_CURRENT_SOURCE_DIR}/daemon-verbs.c)
+  ${CMAKE_CURRENT_SOURCE_DIR}/daemon-verbs.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/reporter.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/reporter-enroll.c)
 target_include_directories(mnguard-daemon PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
+# the reporter (issue 6): libcurl for HTTPS to the collector, libcrypto for the enrollment key and CSR
+pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
+pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
+find_package(Threads REQUIRED)
 target_link_libraries(mnguard-daemon PUBLIC mnguard-agent mnguard-journal mnguard-policy-io mnguard-sign
-                      PkgConfig::SYSTEMD PkgConfig::SODIUM PkgConfig::JSONC)
+                      PkgConfig::SYSTEMD PkgConfig::SODIUM PkgConfig::JSONC
+                      PkgConfig::CURL PkgConfig::ZLIB PkgConfig::CRYPTO Threads::Threads)
 
 # Exception tickets: parsed by the daemon, made by mnguard-policy ticket.
 add_library(mnguard-exception STATIC ${CMAKE_CURRENT_SOURCE_DIR}/exception.c)

@@ -52,6 +52,7 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        m->reporter = reporter_free(m->reporter); /* before the journal: it reports into it */
         m->usb = usb_watch_free(m->usb);
         m->media = media_watch_free(m->media);
         mn_removable_patterns_clear(&m->patterns);
@@ -99,6 +100,8 @@ static int manager_flush(Manager *m) {
         int r = journal_flush(m->journal);
         if (r < 0)
                 log_full_errno(LOG_WARNING, r, "Journal commit failed, events kept in memory and retried: %m");
+        else
+                reporter_wake(m->reporter);
         manager_answer_waiters(m);
         return r;
 }
@@ -461,6 +464,51 @@ static int open_journal(Manager *m) {
         return 0;
 }
 
+/* ---- reporting to the collector (reporter.c) ---- */
+
+static void on_reporter_acked(uint64_t sequence, void *userdata) {
+        Manager *m = userdata;
+        uint64_t durable = journal_durable_sequence(m->journal);
+        /* the collector cannot hold more of this journal than is durable; a larger ack is clamped */
+        int r = journal_set_acked(m->journal, sequence < durable ? sequence : durable);
+        if (r < 0)
+                log_warning_errno(r, "Cannot record the collector's acknowledgement: %m");
+        /* journal_set_acked() commits what is pending: answer those waiting for it */
+        manager_answer_waiters(m);
+}
+
+static void on_reporter_failed(const char *reason, void *userdata) {
+        Manager *m = userdata;
+        json_object *ev = mn_event_new("report-failed", MN_OUTCOME_FAILURE, reason);
+        manager_log(m, ev, (uid_t) -1, NULL);
+}
+
+static int start_reporter(Manager *m) {
+        if (!m->conf.collector_url)
+                return 0;
+        if (!m->conf.collector_ca) {
+                log_warning("agent.conf: collector.url without collector.ca; not reporting.");
+                return 0;
+        }
+        ReporterOptions o = {
+                .url = m->conf.collector_url,
+                .ca = m->conf.collector_ca,
+                .token = m->conf.enrollment_token,
+                .host_id = m->identity.host_id,
+                .host_name = m->hostname,
+                .state_dir = m->state_dir,
+                .journal = m->journal,
+        };
+        ReporterCallbacks cb = { .acked = on_reporter_acked, .failed = on_reporter_failed, .userdata = m };
+        int r = reporter_new(m->event, &o, &cb, &m->reporter);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0)
+                /* enforcement and the journal go on; events wait in the journal for the next start */
+                log_error_errno(r, "Cannot start reporting to the collector: %m");
+        return 0;
+}
+
 int manager_startup(Manager *m) {
         int r;
 
@@ -565,6 +613,11 @@ int manager_startup(Manager *m) {
                 return log_error_errno(r, "Cannot add the retention timer: %m");
 
         manager_flush(m);
+
+        /* after the signals are blocked: the reporter's thread inherits the mask */
+        r = start_reporter(m);
+        if (r < 0)
+                return r;
 
         if (geteuid() != 0)
                 log_notice("Not running as root: enforcement on real devices needs root; journal and control "

@@ -15,6 +15,7 @@
 #include "journal.h"
 #include "policy.h"
 #include "removable-patterns.h"
+#include "reporter.h"
 #include "sign.h"
 
 #define MANAGER_CONFIG_DIR_DEFAULT  "/etc/mnguard"
@@ -50,6 +51,7 @@ typedef struct Manager {
         ControlServer *control;
         struct UsbWatch *usb;
         struct MediaWatch *media;       /* NULL when fanotify is not available (not root) */
+        Reporter *reporter;             /* NULL without collector.url in agent.conf */
         MnRemovablePatterns patterns;   /* agent.conf removable-media */
 
         Policy *policy;

@@ -16,7 +16,8 @@ MNGUARD_PACKAGES=(
         # block tests: images (mkfs.ext4, mkfs.exfat), exfat-fuse mounts, losetup/partx/blockdev
         e2fsprogs exfatprogs exfat-fuse util-linux mount
         # collector: HTTPS server, TLS/CA, PostgreSQL client, gzip; tests: a private PostgreSQL 15 cluster,
-        # openssl/curl CLIs; benchmarks: libcurl
+        # openssl/curl CLIs; mnguardd's reporter and the benchmarks: libcurl (GnuTLS flavour; it conflicts with
+        # libcurl4-openssl-dev)
         libmicrohttpd-dev libgnutls28-dev libpq-dev zlib1g-dev postgresql-15 openssl curl libcurl4-gnutls-dev
         # session helper: notifications (libnotify, gettext catalogs), X11 clipboard guard (XFixes, XRes);
         # its tests: a session D-Bus with python3-dbusmock, Xvfb, xclip

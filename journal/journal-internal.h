@@ -3,6 +3,7 @@
 
 /* SQLite page cache per connection, as PRAGMA cache_size wants it (negative: KiB). */
 #define JOURNAL_CACHE_SIZE "-256"
+#define JOURNAL_WRITER_CACHE_SIZE "-2048"
 
 /* Shared between the journal's source files; not for users of the library. */
 

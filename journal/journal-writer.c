@@ -122,6 +122,11 @@ int journal_writer_start(Journal *j, uint64_t max_size_bytes) {
                 return j->wdb ? db_errno(j->wdb, rc) : -ENOMEM;
         if ((r = db_setup_writer(j->wdb, max_size_bytes)) < 0)
                 return r;
+        /* The inserting connection keeps the indexes' hot pages: a bigger cache than the others (with
+         * 256 KiB, sustained appends fell from ~70,000/s to ~40,000/s). It fills only as the journal is
+         * written to. */
+        if ((r = db_exec(j->wdb, "PRAGMA cache_size = " JOURNAL_WRITER_CACHE_SIZE)) < 0)
+                return r;
         rc = sqlite3_prepare_v3(j->wdb, JOURNAL_INSERT_SQL, -1, SQLITE_PREPARE_PERSISTENT, &j->winsert, NULL);
         if (rc == SQLITE_OK)
                 rc = sqlite3_prepare_v3(j->wdb, JOURNAL_META_PUT_SQL, -1, SQLITE_PREPARE_PERSISTENT, &j->wmeta, NULL);

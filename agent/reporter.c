@@ -1,0 +1,546 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The reporter thread: enroll when needed, ask the collector for its ack (empty POST), send the journal
+ * after it in bounded gzip batches, retry with exponential backoff and jitter. A Journal is used from one
+ * thread only: the event loop reads the batches the thread asks for (fill()) and applies the acks it
+ * hands back (callbacks). */
+#include "reporter.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "journal.h"
+#include "log.h"
+#include "macro.h"
+#include "reporter-internal.h"
+
+#define REPORTER_URL_MAX 1024
+
+typedef struct Batch {
+        char *data;
+        size_t size, alloc;
+        size_t n;
+        uint64_t last_sequence;
+} Batch;
+
+struct Reporter {
+        sd_event_source *efd_source;
+        int efd;
+        pthread_t thread;
+        bool thread_started;
+
+        Journal *journal;               /* the daemon's; read on the loop only */
+        char *base_url, *ca, *token, *host_id, *host_name, *state_dir;
+        char *key_path, *cert_path, *own_ca_path, *events_url;
+        ReporterCallbacks cb;
+
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        atomic_bool stop;               /* also read by the transfer progress callback */
+        /* thread → loop, under lock */
+        bool ack_pending;
+        uint64_t ack;
+        char failures[REPORTER_MAX_FAILURES][REPORTER_REASON_MAX];
+        size_t n_failures;
+        /* batch hand-over, under lock: the thread asks for records after want_after; the loop answers
+         * once there are some (or an error) */
+        bool want, batch_ready;
+        uint64_t want_after;
+        Batch batch;
+        int batch_error;
+};
+
+/* ---- loop side ---- */
+
+static void fill(Reporter *r);
+
+static int on_efd(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Reporter *r = userdata;
+        uint64_t v;
+        (void) !read(r->efd, &v, sizeof(v));
+
+        char failures[REPORTER_MAX_FAILURES][REPORTER_REASON_MAX];
+        pthread_mutex_lock(&r->lock);
+        bool has_ack = r->ack_pending;
+        uint64_t ack = r->ack;
+        size_t n = r->n_failures;
+        memcpy(failures, r->failures, sizeof(failures[0]) * n);
+        r->ack_pending = false;
+        r->n_failures = 0;
+        pthread_mutex_unlock(&r->lock);
+
+        for (size_t i = 0; i < n; i++)
+                if (r->cb.failed)
+                        r->cb.failed(failures[i], r->cb.userdata);
+        if (has_ack && r->cb.acked)
+                r->cb.acked(ack, r->cb.userdata);
+        fill(r);
+        return 0;
+}
+
+/* A record's event.sequence and whether its host.id is host_id. */
+static int record_info(const char *line, size_t len, const char *host_id, uint64_t *ret_seq, bool *ret_ours) {
+        json_tokener *t = json_tokener_new();
+        if (!t)
+                return -ENOMEM;
+        json_object *o = json_tokener_parse_ex(t, line, (int) len), *ev, *seq, *host, *id;
+        json_tokener_free(t);
+        int r = -EBADMSG;
+        if (o && json_object_object_get_ex(o, "event", &ev) && json_object_object_get_ex(ev, "sequence", &seq) &&
+            json_object_get_int64(seq) > 0) {
+                *ret_seq = (uint64_t) json_object_get_int64(seq);
+                *ret_ours = json_object_object_get_ex(o, "host", &host) && json_object_object_get_ex(host, "id", &id) &&
+                        json_object_is_type(id, json_type_string) && streq(json_object_get_string(id), host_id);
+                r = 0;
+        }
+        json_object_put(o);
+        return r;
+}
+
+/* Reads up to the batch bounds of records after `after`, in sequence order. Records of another host id
+ * (a cloned image's history from before the clone) are passed over: the collector would refuse the whole
+ * batch for them. Returns 1 when records were examined (b->last_sequence: the last one; b->n may be 0 when
+ * all were passed over), 0 when there are none yet. */
+static int read_batch(Journal *j, const char *host_id, uint64_t after, Batch *b) {
+        JournalStats st;
+        int r;
+        b->size = b->n = 0;
+        b->last_sequence = 0;
+        /* records before the journal's first one are gone (a journal set aside as corrupt): go on after */
+        r = journal_get_stats(j, &st);
+        if (r < 0)
+                return r;
+        if (st.first_sequence > after + 1)
+                after = st.first_sequence - 1;
+        JournalExportRange range = { .from_sequence = after + 1, .to_sequence = after + REPORTER_BATCH_MAX_RECORDS };
+        _cleanup_(journal_exporter_freep) JournalExporter *e = NULL;
+        r = journal_exporter_new(j, &range, &e);
+        if (r < 0)
+                return r;
+        const char *line;
+        size_t len;
+        while ((r = journal_exporter_next(e, &line, &len)) > 0) {
+                if (strncmp(line, "{\"mnguard_manifest\"", 19) == 0)
+                        break;
+                if (b->size + len + 1 > REPORTER_BATCH_MAX_BYTES && b->n > 0)
+                        break;
+                uint64_t seq;
+                bool ours;
+                r = record_info(line, len, host_id, &seq, &ours);
+                if (r < 0)
+                        return r;
+                b->last_sequence = seq;
+                if (!ours)
+                        continue;
+                if (b->size + len + 1 > b->alloc) {
+                        size_t na = b->alloc ? b->alloc : 64 * 1024;
+                        while (na < b->size + len + 1)
+                                na *= 2;
+                        char *nd = realloc(b->data, na);
+                        if (!nd)
+                                return -ENOMEM;
+                        b->data = nd;
+                        b->alloc = na;
+                }
+                memcpy(b->data + b->size, line, len);
+                b->size += len;
+                b->data[b->size++] = '\n';
+                b->n++;
+        }
+        if (r < 0)
+                return r;
+        return b->last_sequence > 0 ? 1 : 0;
+}
+
+/* On the loop: answers the thread's request for a batch once there are records for it. */
+static void fill(Reporter *r) {
+        pthread_mutex_lock(&r->lock);
+        bool want = r->want && !r->batch_ready;
+        uint64_t after = r->want_after;
+        pthread_mutex_unlock(&r->lock);
+        if (!want)
+                return;
+        /* the thread waits for batch_ready meanwhile: want_after stays */
+        Batch b = {};
+        int k = read_batch(r->journal, r->host_id, after, &b);
+        if (k == 0) {
+                free(b.data);
+                return;         /* nothing yet: answered after a later commit (reporter_wake) */
+        }
+        if (k < 0)
+                log_warning_errno(k, "Cannot read the journal for the collector: %m");
+        pthread_mutex_lock(&r->lock);
+        free(r->batch.data);
+        r->batch = b;
+        r->batch_error = k < 0 ? k : 0;
+        r->batch_ready = true;
+        pthread_cond_signal(&r->cond);
+        pthread_mutex_unlock(&r->lock);
+}
+
+void reporter_wake(Reporter *r) {
+        if (!r)
+                return;
+        fill(r);
+}
+
+/* ---- thread side ---- */
+
+static void post_ack(Reporter *r, uint64_t ack) {
+        pthread_mutex_lock(&r->lock);
+        r->ack = ack;
+        r->ack_pending = true;
+        pthread_mutex_unlock(&r->lock);
+        uint64_t one = 1;
+        (void) !write(r->efd, &one, sizeof(one));
+}
+
+typedef struct Worker {
+        Reporter *r;
+        ReporterHttp http;
+        ReporterReply *reply;
+        bool enrolled, synced;
+        uint64_t acked, sent;           /* collector's ack; highest sequence sent since the last sync */
+        uint64_t backoff_usec;
+        char last_failure[REPORTER_REASON_MAX];
+} Worker;
+
+/* Records a refusal as an event (once per distinct reason until something works again). */
+static void post_failure(Worker *w, const char *reason) {
+        Reporter *r = w->r;
+        log_warning("Reporting to the collector: %s", reason);
+        if (streq(w->last_failure, reason))
+                return;
+        snprintf(w->last_failure, sizeof(w->last_failure), "%s", reason);
+        pthread_mutex_lock(&r->lock);
+        if (r->n_failures < REPORTER_MAX_FAILURES)
+                snprintf(r->failures[r->n_failures++], REPORTER_REASON_MAX, "%s", reason);
+        pthread_mutex_unlock(&r->lock);
+        uint64_t one = 1;
+        (void) !write(r->efd, &one, sizeof(one));
+}
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
+}
+
+/* Sleeps until deadline or stop. Returns false on stop. */
+static bool wait_until(Reporter *r, uint64_t deadline) {
+        pthread_mutex_lock(&r->lock);
+        while (!atomic_load(&r->stop)) {
+                uint64_t now = now_usec();
+                if (now >= deadline)
+                        break;
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                uint64_t d = deadline - now;
+                ts.tv_sec += d / 1000000ULL;
+                ts.tv_nsec += (long) (d % 1000000ULL) * 1000L;
+                if (ts.tv_nsec >= 1000000000L) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+        }
+        bool stop = atomic_load(&r->stop);
+        pthread_mutex_unlock(&r->lock);
+        return !stop;
+}
+
+/* Exponential backoff with full jitter in [backoff/2, backoff]. */
+static bool backoff(Worker *w) {
+        w->backoff_usec = w->backoff_usec ? w->backoff_usec * 2 : REPORTER_BACKOFF_MIN_USEC;
+        if (w->backoff_usec > REPORTER_BACKOFF_MAX_USEC)
+                w->backoff_usec = REPORTER_BACKOFF_MAX_USEC;
+        uint32_t rnd = 0;
+        (void) !getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK);
+        uint64_t half = w->backoff_usec / 2;
+        uint64_t delay = half + (half ? rnd % (half + 1) : 0);
+        return wait_until(w->r, now_usec() + delay);
+}
+
+static bool retryable(long status) {
+        return status == 0 || status >= 500 || status == 408 || status == 429;
+}
+
+/* Handles a non-200 reply. Returns false to stop the thread. */
+static bool handle_error(Worker *w, const char *what) {
+        ReporterReply *reply = w->reply;
+        char code[64], reason[REPORTER_REASON_MAX];
+        if (atomic_load(&w->r->stop))
+                return false;   /* the transfer was aborted for it */
+        if (reply->status == 0) {
+                log_warning("Collector unreachable (%s): %s; retrying.", what, reply->error);
+                w->synced = false;
+                return backoff(w);
+        }
+        reporter_reply_error_code(reply, code, sizeof(code));
+        if (retryable(reply->status)) {
+                log_warning("Collector answered HTTP %ld %s to %s; retrying.", reply->status, code, what);
+                return backoff(w);
+        }
+        snprintf(reason, sizeof(reason), "%s refused: HTTP %ld %s", what, reply->status, code[0] ? code : "");
+        post_failure(w, reason);
+        w->synced = false;
+        if (reply->status == 403 && strncmp(code, "client-certificate-", 19) == 0) {
+                /* revoked, replaced or unknown: enroll again (with the usual backoff) */
+                reporter_forget_enrollment(w->r->state_dir);
+                w->enrolled = false;
+                if (w->r->token)
+                        return backoff(w);
+        }
+        /* not retried as is: wait the longest backoff before trying again */
+        w->backoff_usec = REPORTER_BACKOFF_MAX_USEC;
+        return backoff(w);
+}
+
+static int post_events(Worker *w, const char *body, size_t size) {
+        Reporter *r = w->r;
+        return reporter_http_post(&w->http, r->events_url, r->own_ca_path, r->cert_path, r->key_path,
+                                  "application/x-ndjson", true, body, size, w->reply);
+}
+
+/* From a 200 reply: acked_sequence. */
+static int parse_ack(const ReporterReply *reply, uint64_t *ret) {
+        json_object *o = json_tokener_parse(reply->body), *v;
+        int r = -EBADMSG;
+        if (o && json_object_object_get_ex(o, "acked_sequence", &v) && json_object_is_type(v, json_type_int)) {
+                int64_t a = json_object_get_int64(v);
+                if (a >= 0) {
+                        *ret = (uint64_t) a;
+                        r = 0;
+                }
+        }
+        json_object_put(o);
+        return r;
+}
+
+/* Asks the loop for the records after `after`; waits until it has some. 1 with *b filled (the caller frees
+ * b->data), -ECANCELED on stop, -errno when the journal could not be read. */
+static int request_batch(Reporter *r, uint64_t after, Batch *b) {
+        pthread_mutex_lock(&r->lock);
+        r->want_after = after;
+        r->want = true;
+        r->batch_ready = false;
+        pthread_mutex_unlock(&r->lock);
+        uint64_t one = 1;
+        (void) !write(r->efd, &one, sizeof(one));
+
+        pthread_mutex_lock(&r->lock);
+        while (!atomic_load(&r->stop) && !r->batch_ready)
+                pthread_cond_wait(&r->cond, &r->lock);
+        int k = atomic_load(&r->stop) ? -ECANCELED : r->batch_error ?: 1;
+        if (r->batch_ready && k > 0) {
+                *b = r->batch;
+                r->batch = (Batch) {};
+        }
+        r->want = r->batch_ready = false;
+        r->batch_error = 0;
+        pthread_mutex_unlock(&r->lock);
+        return k;
+}
+
+static void *reporter_thread(void *userdata) {
+        Reporter *r = userdata;
+        _cleanup_free_ ReporterReply *reply = calloc(1, sizeof(ReporterReply));
+        Worker w = { .r = r, .reply = reply, .http.stop = &r->stop };
+        Batch b = {};
+        char reason[REPORTER_REASON_MAX];
+
+        w.http.curl = curl_easy_init();
+        if (!reply || !w.http.curl) {
+                log_oom();
+                goto out;
+        }
+        while (!atomic_load(&r->stop)) {
+                if (!w.enrolled) {
+                        w.enrolled = reporter_enrolled(r->state_dir, r->host_id);
+                        if (!w.enrolled) {
+                                if (!r->token) {
+                                        post_failure(&w, "not enrolled with the collector and no enrollment "
+                                                     "token in agent.conf");
+                                        w.backoff_usec = REPORTER_BACKOFF_MAX_USEC;
+                                        if (!backoff(&w))
+                                                break;
+                                        continue;
+                                }
+                                int k = reporter_enroll(&w.http, r->base_url, r->ca, r->token, r->host_id,
+                                                        r->host_name, r->state_dir, reason, sizeof(reason));
+                                if (k < 0) {
+                                        if (k == -EAGAIN)
+                                                log_warning("Collector: %s; retrying.", reason);
+                                        else {
+                                                post_failure(&w, reason[0] ? reason : "enrollment failed");
+                                                w.backoff_usec = REPORTER_BACKOFF_MAX_USEC;
+                                        }
+                                        if (!backoff(&w))
+                                                break;
+                                        continue;
+                                }
+                                log_info("Enrolled with the collector %s as host %s.", r->base_url, r->host_id);
+                                w.enrolled = true;
+                                w.synced = false;
+                        }
+                }
+                if (!w.synced) {
+                        if (post_events(&w, NULL, 0) < 0 || reply->status != 200) {
+                                if (reply->status == 200 || !handle_error(&w, "ack query"))
+                                        break;
+                                continue;
+                        }
+                        if (parse_ack(reply, &w.acked) < 0) {
+                                post_failure(&w, "collector reply without acked_sequence");
+                                if (!backoff(&w))
+                                        break;
+                                continue;
+                        }
+                        w.sent = w.acked;
+                        w.synced = true;
+                        post_ack(r, w.acked);
+                }
+                /* after the ack, or after what was sent since the last sync when the ack stays behind (a
+                 * gap the collector keeps): never the same batch in a loop */
+                free(b.data);
+                b = (Batch) {};
+                int k = request_batch(r, w.sent > w.acked ? w.sent : w.acked, &b);
+                if (k == -ECANCELED)
+                        break;
+                if (k < 0) {
+                        if (!backoff(&w))
+                                break;
+                        continue;
+                }
+                if (b.n == 0) {
+                        /* only another host's records (before a clone): nothing to send for them */
+                        w.sent = b.last_sequence;
+                        continue;
+                }
+                if (post_events(&w, b.data, b.size) < 0 || reply->status != 200) {
+                        if (reply->status == 200 || !handle_error(&w, "event batch"))
+                                break;
+                        continue;
+                }
+                uint64_t ack;
+                if (parse_ack(reply, &ack) < 0) {
+                        post_failure(&w, "collector reply without acked_sequence");
+                        if (!backoff(&w))
+                                break;
+                        continue;
+                }
+                w.backoff_usec = 0;
+                w.last_failure[0] = 0;
+                w.sent = b.last_sequence;
+                if (ack != w.acked) {
+                        w.acked = ack;
+                        post_ack(r, ack);
+                }
+                log_debug("Collector stored %zu records up to %llu, acked %llu.", b.n,
+                          (unsigned long long) b.last_sequence, (unsigned long long) ack);
+        }
+out:
+        free(b.data);
+        if (w.http.curl)
+                curl_easy_cleanup(w.http.curl);
+        return NULL;
+}
+
+/* ---- lifetime ---- */
+
+static char *join(const char *dir, const char *file) {
+        char *p = NULL;
+        return asprintf(&p, "%s/%s", dir, file) < 0 ? NULL : p;
+}
+
+int reporter_new(sd_event *e, const ReporterOptions *o, const ReporterCallbacks *cb, Reporter **ret) {
+        _cleanup_(reporter_freep) Reporter *r = calloc(1, sizeof(Reporter));
+        if (!r)
+                return -ENOMEM;
+        r->efd = -EBADF;
+        pthread_mutex_init(&r->lock, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&r->cond, &ca);
+        pthread_condattr_destroy(&ca);
+        r->cb = *cb;
+
+        if (!o->url || !o->ca || strlen(o->url) > REPORTER_URL_MAX)
+                return -EINVAL;
+        r->base_url = strdup(o->url);
+        if (!r->base_url)
+                return -ENOMEM;
+        size_t n = strlen(r->base_url);
+        while (n > 0 && r->base_url[n - 1] == '/')
+                r->base_url[--n] = 0;
+        r->ca = strdup(o->ca);
+        r->token = o->token ? strdup(o->token) : NULL;
+        r->host_id = strdup(o->host_id);
+        r->host_name = strdup(o->host_name ?: "");
+        r->state_dir = strdup(o->state_dir);
+        r->journal = o->journal;
+        r->key_path = join(o->state_dir, REPORTER_KEY_FILE);
+        r->cert_path = join(o->state_dir, REPORTER_CERT_FILE);
+        r->own_ca_path = join(o->state_dir, REPORTER_CA_FILE);
+        if (asprintf(&r->events_url, "%s/v1/events", r->base_url) < 0)
+                r->events_url = NULL;
+        if (!r->ca || (o->token && !r->token) || !r->host_id || !r->host_name || !r->state_dir ||
+            !r->journal || !r->key_path || !r->cert_path || !r->own_ca_path || !r->events_url)
+                return -ENOMEM;
+
+        r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (r->efd < 0)
+                return -errno;
+        int k = sd_event_add_io(e, &r->efd_source, r->efd, EPOLLIN, on_efd, r);
+        if (k < 0)
+                return k;
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                return -EIO;
+        k = pthread_create(&r->thread, NULL, reporter_thread, r);
+        if (k != 0)
+                return -k;
+        r->thread_started = true;
+        *ret = TAKE_PTR(r);
+        return 0;
+}
+
+Reporter *reporter_free(Reporter *r) {
+        if (!r)
+                return NULL;
+        if (r->thread_started) {
+                pthread_mutex_lock(&r->lock);
+                atomic_store(&r->stop, true);
+                pthread_cond_signal(&r->cond);
+                pthread_mutex_unlock(&r->lock);
+                pthread_join(r->thread, NULL);
+        }
+        sd_event_source_disable_unref(r->efd_source);
+        if (r->efd >= 0)
+                close(r->efd);
+        if (r->token)
+                explicit_bzero(r->token, strlen(r->token));
+        free(r->base_url);
+        free(r->ca);
+        free(r->token);
+        free(r->host_id);
+        free(r->host_name);
+        free(r->state_dir);
+        free(r->batch.data);
+        free(r->key_path);
+        free(r->cert_path);
+        free(r->own_ca_path);
+        free(r->events_url);
+        pthread_cond_destroy(&r->cond);
+        pthread_mutex_destroy(&r->lock);
+        free(r);
+        return NULL;
+}
