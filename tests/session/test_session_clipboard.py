@@ -171,8 +171,9 @@ class SessionClipboard(DaemonTestCase):
 
     def test_wrong_check_digit_passes(self):
         p = self.own("gedit", "CLIPBOARD", WRONG)
-        # the guard reads TARGETS and the four text targets, then decides
-        self.served_lines(p, 5)
+        # the guard reads TARGETS and text targets (how many depends on what the owner offers and on
+        # timing: at least one), then decides
+        self.served_lines(p, 2)
         # a barrier: the guard takes a later selection change, so it has decided on the earlier one
         self.own("mynumber-app", "PRIMARY", SECRET)
         self.wait_guarded("PRIMARY")
