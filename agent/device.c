@@ -357,7 +357,8 @@ static int collect_interfaces(struct udev *udev, struct udev_device *dev, bool m
                 d->n_interfaces++;
         }
         /* readdir order is the directory's; keep the interfaces in name order for stable output */
-        qsort(d->interfaces, d->n_interfaces, sizeof(MnInterface), interface_cmp);
+        if (d->n_interfaces > 1)
+                qsort(d->interfaces, d->n_interfaces, sizeof(MnInterface), interface_cmp);
         return 0;
 }
 
