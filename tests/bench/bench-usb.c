@@ -623,7 +623,7 @@ static void daemon_start(Daemon *d, Kind kind, const Bed *b) {
                 struct sockaddr_un sa = { .sun_family = AF_UNIX };
                 if (strlen(sock) >= sizeof(sa.sun_path))
                         die("path too long: %s", sock);
-                strcpy(sa.sun_path, sock);
+                memcpy(sa.sun_path, sock, strlen(sock) + 1);
                 if (d->notify_fd < 0 || bind(d->notify_fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
                         die("notify socket: %s", strerror(errno));
                 env[k++] = xasprintf("NOTIFY_SOCKET=%s", sock);
@@ -1205,6 +1205,18 @@ static size_t parse_kinds(const char *arg, Kind *ret) {
         return n;
 }
 
+/* A positive whole number from the command line (strtol with full checking; no atoi). */
+static int count_arg(const char *s) {
+        char *end = NULL;
+        errno = 0;
+        long v = strtol(s, &end, 10);
+        if (errno != 0 || !end || *end != 0 || v < 1 || v > 1000000) {
+                fprintf(stderr, "bench-usb: expected a whole number from 1 to 1000000, not '%s'\n", s);
+                exit(2);
+        }
+        return (int) v;
+}
+
 int main(int argc, char *argv[]) {
         enum { ARG_DAEMON = 0x100, ARG_INSERTS, ARG_GAP, ARG_DEVICES, ARG_RUNS, ARG_SECONDS };
         static const struct option options[] = {
@@ -1224,10 +1236,10 @@ int main(int argc, char *argv[]) {
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
                 switch (c) {
                 case ARG_DAEMON: nk = parse_kinds(optarg, kinds); break;
-                case ARG_INSERTS: inserts = atoi(optarg); break;
+                case ARG_INSERTS: inserts = count_arg(optarg); break;
                 case ARG_GAP: gap = atof(optarg); break;
-                case ARG_DEVICES: devices = atoi(optarg); break;
-                case ARG_RUNS: runs = atoi(optarg); break;
+                case ARG_DEVICES: devices = count_arg(optarg); break;
+                case ARG_RUNS: runs = count_arg(optarg); break;
                 case ARG_SECONDS: seconds = atof(optarg); break;
                 default:
                         return 2;
