@@ -9,6 +9,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "proc-info.h"
 #include "fileio.h"
 #include "sign.h"
 #include "strutil.h"
@@ -335,6 +336,16 @@ static int verb_session_policy(ControlClient *c, json_object *req, void *userdat
         return control_client_reply_ok(c, o);
 }
 
+/* The caller of a session verb, from SO_PEERCRED (never from the request): user id and name, pid. */
+static uid_t set_caller(json_object *ev, ControlClient *c) {
+        uid_t uid = control_client_uid(c);
+        json_object *u = mn_event_section(ev, "user");
+        json_object_object_add(u, "id", json_object_new_int64(uid));
+        mn_event_set_untrusted(u, "name", mn_user_name(NULL, uid));
+        json_object_object_add(mn_event_section(ev, "process"), "pid", json_object_new_int64(control_client_pid(c)));
+        return uid;
+}
+
 /* A refusal made by a session's clipboard guard. Recorded for the caller's own uid only (the peer's
  * credentials, never anything the request says). Never carries clipboard content. */
 #define VERB_APP_MAX 256
@@ -366,15 +377,7 @@ static int verb_clipboard_blocked(ControlClient *c, json_object *req, void *user
         json_object_object_add(cb, "bytes", json_object_new_uint64(bytes));
         if (numbers)
                 json_object_object_add(cb, "individual_numbers", json_object_new_uint64(numbers));
-        uid_t uid = control_client_uid(c);
-        json_object *u = mn_event_section(ev, "user");
-        json_object_object_add(u, "id", json_object_new_int64(uid));
-        struct passwd pw, *res = NULL;
-        char buf[4096];
-        if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res)
-                mn_event_set_untrusted(u, "name", res->pw_name);
-        json_object *proc = mn_event_section(ev, "process");
-        json_object_object_add(proc, "pid", json_object_new_int64(control_client_pid(c)));
+        uid_t uid = set_caller(ev, c);
         uint64_t seq;
         int r = manager_log(m, ev, uid, &seq);
         if (r < 0)
@@ -489,14 +492,7 @@ static int verb_clipboard_unguarded(ControlClient *c, json_object *req, void *us
         json_object *ev = mn_event_new("clipboard-unguarded", MN_OUTCOME_FAILURE, NULL);
         if (reason)
                 mn_event_set_untrusted(mn_event_section(ev, "event"), "reason", reason);
-        uid_t uid = control_client_uid(c);
-        json_object *u = mn_event_section(ev, "user");
-        json_object_object_add(u, "id", json_object_new_int64(uid));
-        struct passwd pw, *res = NULL;
-        char buf[4096];
-        if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res)
-                mn_event_set_untrusted(u, "name", res->pw_name);
-        json_object_object_add(mn_event_section(ev, "process"), "pid", json_object_new_int64(control_client_pid(c)));
+        uid_t uid = set_caller(ev, c);
         uint64_t seq;
         int r = manager_log(m, ev, uid, &seq);
         if (r < 0)

@@ -18,12 +18,7 @@ void exception_clear(Exception *e) {
 }
 
 static bool hex_string(const char *s, size_t len) {
-        if (!s || strlen(s) != len)
-                return false;
-        for (size_t i = 0; i < len; i++)
-                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-                        return false;
-        return true;
+        return s && strlen(s) == len && lowercase_hex_valid(s, len);
 }
 
 static const char *str(json_object *o, const char *key) {

@@ -10,6 +10,7 @@
 
 #include "fileio.h"
 #include "macro.h"
+#include "strutil.h"
 
 #define IDENTITY_FILE "identity.json"
 #define IDENTITY_MAX_SIZE 4096
@@ -24,12 +25,7 @@ static void hex(const unsigned char *in, size_t n, char *out) {
 }
 
 static bool valid_hex_id(const char *s) {
-        if (!s || strlen(s) != HOST_ID_LEN)
-                return false;
-        for (const char *p = s; *p; p++)
-                if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-                        return false;
-        return true;
+        return s && strlen(s) == HOST_ID_LEN && lowercase_hex_valid(s, HOST_ID_LEN);
 }
 
 /* The machine id is a secret of sorts (machine-id(5)): keep only a keyed hash of it. */

@@ -80,17 +80,22 @@ Manager *manager_free(Manager *m) {
 
 /* ---- journal and durability ---- */
 
+/* Answers a client whose event is on disk: with reply (consumed), or {"sequence":N}. */
+static int reply_durable(ControlClient *client, uint64_t sequence, json_object *reply) {
+        json_object *o = reply ?: json_object_new_object();
+        if (!reply)
+                json_object_object_add(o, "sequence", json_object_new_uint64(sequence));
+        return control_client_reply_ok(client, o);
+}
+
 static void manager_answer_waiters(Manager *m) {
         uint64_t durable = journal_durable_sequence(m->journal);
         size_t k = 0;
         for (size_t i = 0; i < m->n_waiters; i++) {
                 Waiter *w = &m->waiters[i];
-                if (w->sequence <= durable) {
-                        json_object *o = w->reply ?: json_object_new_object();
-                        if (!w->reply)
-                                json_object_object_add(o, "sequence", json_object_new_uint64(w->sequence));
-                        control_client_reply_ok(w->client, o);
-                } else
+                if (w->sequence <= durable)
+                        reply_durable(w->client, w->sequence, w->reply);
+                else
                         m->waiters[k++] = *w;
         }
         m->n_waiters = k;
@@ -170,12 +175,8 @@ int manager_log(Manager *m, json_object *ev, uid_t uid, uint64_t *ret_sequence) 
 }
 
 int manager_reply_when_durable_with(Manager *m, ControlClient *client, uint64_t sequence, json_object *reply) {
-        if (sequence <= journal_durable_sequence(m->journal)) {
-                json_object *o = reply ?: json_object_new_object();
-                if (!reply)
-                        json_object_object_add(o, "sequence", json_object_new_uint64(sequence));
-                return control_client_reply_ok(client, o);
-        }
+        if (sequence <= journal_durable_sequence(m->journal))
+                return reply_durable(client, sequence, reply);
         if (m->n_waiters >= MANAGER_MAX_WAITERS) {
                 json_object_put(reply);
                 return -EBUSY;

@@ -125,6 +125,13 @@ char *terminal_escape(const char *s, size_t max_bytes) {
         return sanitize(s, s ? strlen(s) : 0, max_bytes, true);
 }
 
+bool lowercase_hex_valid(const char *s, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+                        return false;
+        return true;
+}
+
 int parse_hex4(const char *s, uint16_t *ret) {
         uint16_t v = 0;
         if (!s)

@@ -26,6 +26,9 @@ char *untrusted_sanitize(const char *s, size_t n, size_t max_bytes);
  * by "\\" so the string can be written to a terminal without acting on it, unambiguously. */
 char *terminal_escape(const char *s, size_t max_bytes);
 
+/* Whether s[0..n) are all lowercase hex digits (ids, key ids, hashes). */
+bool lowercase_hex_valid(const char *s, size_t n);
+
 /* Parses exactly 4 hex digits into *ret. Returns 0 or -EINVAL. */
 int parse_hex4(const char *s, uint16_t *ret);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "macro.h"
+#include "strutil.h"
 
 static const char *const contexts[_SIGN_CONTEXT_MAX] = {
         [SIGN_CONTEXT_POLICY] = "policy",
@@ -139,12 +140,7 @@ static bool field_is(const Fields *f, size_t k, const char *want) {
 }
 
 static bool valid_keyid(const char *s, size_t n) {
-        if (n != SIGN_KEYID_HEX)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-                        return false;
-        return true;
+        return n == SIGN_KEYID_HEX && lowercase_hex_valid(s, n);
 }
 
 int sign_secret_key_parse(const char *text, size_t n, SignSecretKey *ret, unsigned *ret_line) {
