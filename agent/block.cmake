@@ -2,7 +2,7 @@
 # fanotify deny + detach), the write audit of allowed read-write media, and agent.conf's extra
 # removable-media patterns. include()d from agent/CMakeLists.txt. See docs/block-devices.md.
 pkg_check_modules(MOUNT REQUIRED IMPORTED_TARGET GLOBAL mount)
-# SHA-256 of written files (the hashing thread): OpenSSL's (PkgConfig::CRYPTO, top level) uses the
+# SHA-256 of written files (the hashing thread): nettle's (PkgConfig::NETTLE, top level) uses the
 # CPU's SHA extensions.
 find_package(Threads REQUIRED)
 
@@ -16,4 +16,4 @@ target_sources(mnguard-agent PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/write-audit-hash.c)
 
 target_link_libraries(mnguard-agent PUBLIC
-  PkgConfig::MOUNT PkgConfig::CRYPTO PkgConfig::SYSTEMD PkgConfig::JSONC Threads::Threads)
+  PkgConfig::MOUNT PkgConfig::NETTLE PkgConfig::SYSTEMD PkgConfig::JSONC Threads::Threads)

@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "strutil.h"
 
 #define CONTROL_MAX_PEER_GROUPS 256
 
@@ -199,22 +200,63 @@ static void client_run_pump(ControlClient *c) {
         }
 }
 
-static void client_dispatch_line(ControlClient *c, char *line, size_t len) {
-        ControlServer *s = c->server;
-        json_tokener *tok = json_tokener_new_ex(8);
-        json_object *req = tok ? json_tokener_parse_ex(tok, line, (int) len) : NULL;
-        bool complete = tok && json_tokener_get_error(tok) == json_tokener_success &&
-                        json_tokener_get_parse_end(tok) == len;
+int control_request_parse(const char *line, size_t len, json_object **ret, const char **ret_verb) {
+        if (len > CONTROL_MAX_MESSAGE)
+                return -EBADMSG;
+        json_tokener *tok = json_tokener_new_ex(CONTROL_MAX_DEPTH);
+        if (!tok)
+                return -ENOMEM;
+        json_object *req = json_tokener_parse_ex(tok, line, (int) len);
+        bool complete = json_tokener_get_error(tok) == json_tokener_success && json_tokener_get_parse_end(tok) == len;
         json_tokener_free(tok);
 
         json_object *verb_obj;
         if (!req || !complete || !json_object_is_type(req, json_type_object) ||
             !json_object_object_get_ex(req, "verb", &verb_obj) || !json_object_is_type(verb_obj, json_type_string)) {
-                control_client_reply_error(c, EBADMSG, "expected one JSON object with a \"verb\" string per line");
                 json_object_put(req);
+                return -EBADMSG;
+        }
+        *ret = req;
+        *ret_verb = json_object_get_string(verb_obj);
+        return 0;
+}
+
+int control_arg_string(json_object *req, const char *key, size_t max, const char **ret) {
+        json_object *o;
+        *ret = NULL;
+        if (!json_object_object_get_ex(req, key, &o) || json_object_is_type(o, json_type_null))
+                return 0;
+        if (!json_object_is_type(o, json_type_string))
+                return -EINVAL;
+        const char *s = json_object_get_string(o);
+        size_t n = (size_t) json_object_get_string_len(o);
+        if (n > max || strlen(s) != n || !utf8_is_valid(s, n, NULL))
+                return -EINVAL;
+        *ret = s;
+        return 0;
+}
+
+int control_arg_u64(json_object *req, const char *key, uint64_t *ret) {
+        json_object *o;
+        *ret = 0;
+        if (!json_object_object_get_ex(req, key, &o) || json_object_is_type(o, json_type_null))
+                return 0;
+        if (!json_object_is_type(o, json_type_int) || json_object_get_int64(o) < 0)
+                return -EINVAL;
+        *ret = json_object_get_uint64(o);
+        return 0;
+}
+
+static void client_dispatch_line(ControlClient *c, char *line, size_t len) {
+        ControlServer *s = c->server;
+        json_object *req = NULL;
+        const char *verb;
+        int r = control_request_parse(line, len, &req, &verb);
+        if (r < 0) {
+                control_client_reply_error(c, r, r == -EBADMSG ? "expected one JSON object with a \"verb\" string "
+                                                                 "per line" : NULL);
                 return;
         }
-        const char *verb = json_object_get_string(verb_obj);
         for (size_t i = 0; i < s->n_verbs; i++) {
                 if (!streq(s->verbs[i].name, verb))
                         continue;
@@ -228,7 +270,7 @@ static void client_dispatch_line(ControlClient *c, char *line, size_t len) {
                         json_object_put(req);
                         return;
                 }
-                int r = s->verbs[i].handler(c, req, s->userdata);
+                r = s->verbs[i].handler(c, req, s->userdata);
                 if (r < 0)
                         control_client_reply_error(c, r, NULL);
                 json_object_put(req);

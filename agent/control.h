@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
@@ -19,6 +20,7 @@
 #define CONTROL_PUMP_LOW_WATER (256 * 1024)  /* streaming replies refill below this */
 #define CONTROL_REQUEST_TIMEOUT_USEC (30ULL * 1000000ULL) /* to finish a started request line */
 #define CONTROL_AUDIT_GROUP    "mnguard-audit"
+#define CONTROL_MAX_DEPTH      8             /* JSON nesting of a request */
 
 typedef struct ControlServer ControlServer;
 typedef struct ControlClient ControlClient;
@@ -38,6 +40,16 @@ typedef struct ControlVerb {
         ControlAccess access;
         ControlHandler handler;
 } ControlVerb;
+
+/* Parses one request line (without its newline, at most CONTROL_MAX_MESSAGE bytes): exactly one JSON
+ * object with a "verb" string. Returns 0 with *ret (to put) and *ret_verb (owned by *ret), -EBADMSG or
+ * -ENOMEM. Pure: the fuzz target tests/fuzz/fuzz-control.c runs it on its own. */
+int control_request_parse(const char *line, size_t len, json_object **ret, const char **ret_verb);
+
+/* A verb's optional arguments. Absent or null: 0 with *ret NULL (or 0). Otherwise a string of at most max
+ * bytes of valid UTF-8 with no NUL, or a whole number >= 0; anything else is -EINVAL. */
+int control_arg_string(json_object *req, const char *key, size_t max, const char **ret);
+int control_arg_u64(json_object *req, const char *key, uint64_t *ret);
 
 int control_server_new(sd_event *event, const char *path, const ControlVerb *verbs, size_t n_verbs,
                        void *userdata, ControlServer **ret);

@@ -76,9 +76,28 @@ int ctl_parse_time(const char *s, uint64_t *ret) {
         return journal_timestamp_parse(s, n, ret);
 }
 
-static int connect_or_explain(const CtlGlobals *g, CtlClient **ret) {
+#define CTL_HINT_READ_JOURNAL \
+        "To read a journal file without the daemon, use 'mnguardctl --journal FILE events' or " \
+        "'mnguardctl --journal FILE verify'."
+
+/* --journal names a file to read instead of asking the daemon: a verb only the daemon can answer says so
+ * rather than ignoring it. */
+static bool daemon_only(const CtlGlobals *g, const char *verb, const char *hint) {
+        if (!g->journal)
+                return false;
+        fprintf(stderr, "mnguardctl %s: --journal does not apply: %s needs the running daemon.%s%s\n", verb, verb,
+                hint ? " " : "", hint ?: "");
+        return true;
+}
+
+/* verb: a verb only the daemon can answer (status, note), hint what to do instead (may be NULL); verb NULL
+ * for one that can read a journal file instead (events, verify, export: called only without --journal). */
+static int connect_or_explain(const CtlGlobals *g, const char *verb, const char *hint, CtlClient **ret) {
         int r = ctl_client_connect(g->runtime_dir, ret);
-        if (r == -ENOENT || r == -ECONNREFUSED)
+        if ((r == -ENOENT || r == -ECONNREFUSED) && verb)
+                fprintf(stderr, "mnguardctl %s: the daemon is not running (no socket in %s); %s needs it.%s%s\n", verb,
+                        g->runtime_dir, verb, hint ? " " : "", hint ?: "");
+        else if (r == -ENOENT || r == -ECONNREFUSED)
                 fprintf(stderr, "mnguardctl: the daemon is not running (no socket in %s); use --journal FILE to read "
                                 "a journal directly\n", g->runtime_dir);
         else if (r == -EACCES)
@@ -115,8 +134,10 @@ int verb_status(int argc, char *argv[], const CtlGlobals *g) {
                         return CTL_EXIT_OK;
                 default: return CTL_EXIT_USAGE;
                 }
+        if (daemon_only(g, "status", CTL_HINT_READ_JOURNAL))
+                return CTL_EXIT_USAGE;
         _cleanup_(ctl_client_freep) CtlClient *cl = NULL;
-        if (connect_or_explain(g, &cl) < 0)
+        if (connect_or_explain(g, "status", CTL_HINT_READ_JOURNAL, &cl) < 0)
                 return CTL_EXIT_RUNTIME;
         _cleanup_(json_object_putp) json_object *req = json_object_new_object(), *rep = NULL;
         json_object_object_add(req, "verb", json_object_new_string("status"));
@@ -261,7 +282,7 @@ int verb_events(int argc, char *argv[], const CtlGlobals *g) {
                 return events_local(g, &a);
 
         _cleanup_(ctl_client_freep) CtlClient *cl = NULL;
-        if (connect_or_explain(g, &cl) < 0)
+        if (connect_or_explain(g, NULL, NULL, &cl) < 0)
                 return CTL_EXIT_RUNTIME;
         _cleanup_(json_object_putp) json_object *req = json_object_new_object();
         json_object_object_add(req, "verb", json_object_new_string("events"));
@@ -387,7 +408,7 @@ int verb_verify(int argc, char *argv[], const CtlGlobals *g) {
                 r = journal_verify(j, &v);
         } else {
                 _cleanup_(ctl_client_freep) CtlClient *cl = NULL;
-                if (connect_or_explain(g, &cl) < 0)
+                if (connect_or_explain(g, NULL, NULL, &cl) < 0)
                         return CTL_EXIT_RUNTIME;
                 _cleanup_(json_object_putp) json_object *req = json_object_new_object(), *rep = NULL;
                 json_object_object_add(req, "verb", json_object_new_string("verify"));
@@ -464,7 +485,7 @@ int verb_export(int argc, char *argv[], const CtlGlobals *g) {
                 }
         } else {
                 _cleanup_(ctl_client_freep) CtlClient *cl = NULL;
-                if (connect_or_explain(g, &cl) < 0)
+                if (connect_or_explain(g, NULL, NULL, &cl) < 0)
                         ret = CTL_EXIT_RUNTIME;
                 else {
                         _cleanup_(json_object_putp) json_object *req = json_object_new_object();
@@ -507,8 +528,10 @@ int verb_note(int argc, char *argv[], const CtlGlobals *g) {
                        "sequence once it is on disk.\n");
                 return argc == 2 ? CTL_EXIT_OK : CTL_EXIT_USAGE;
         }
+        if (daemon_only(g, "note", NULL))
+                return CTL_EXIT_USAGE;
         _cleanup_(ctl_client_freep) CtlClient *cl = NULL;
-        if (connect_or_explain(g, &cl) < 0)
+        if (connect_or_explain(g, "note", NULL, &cl) < 0)
                 return CTL_EXIT_RUNTIME;
         _cleanup_(json_object_putp) json_object *req = json_object_new_object(), *rep = NULL;
         json_object_object_add(req, "verb", json_object_new_string("note"));

@@ -21,32 +21,6 @@
 #define VERB_FILTER_MAX 256        /* bytes of a filter string */
 #define VERB_EVENTS_PAGE 256       /* records fetched per refill of a streamed reply */
 
-static int get_string(json_object *req, const char *key, size_t max, const char **ret) {
-        json_object *o;
-        *ret = NULL;
-        if (!json_object_object_get_ex(req, key, &o) || json_object_is_type(o, json_type_null))
-                return 0;
-        if (!json_object_is_type(o, json_type_string))
-                return -EINVAL;
-        const char *s = json_object_get_string(o);
-        size_t n = (size_t) json_object_get_string_len(o);
-        if (n > max || strlen(s) != n || !utf8_is_valid(s, n, NULL))
-                return -EINVAL;
-        *ret = s;
-        return 0;
-}
-
-static int get_u64(json_object *req, const char *key, uint64_t *ret) {
-        json_object *o;
-        *ret = 0;
-        if (!json_object_object_get_ex(req, key, &o) || json_object_is_type(o, json_type_null))
-                return 0;
-        if (!json_object_is_type(o, json_type_int) || json_object_get_int64(o) < 0)
-                return -EINVAL;
-        *ret = json_object_get_uint64(o);
-        return 0;
-}
-
 static int verb_status(ControlClient *c, json_object *req, void *userdata) {
         Manager *m = userdata;
         JournalStats st = {};
@@ -141,11 +115,13 @@ static int verb_events(ControlClient *c, json_object *req, void *userdata) {
         if (!s)
                 return -ENOMEM;
         int r;
-        if ((r = get_u64(req, "since", &s->q.since_usec)) < 0 || (r = get_u64(req, "until", &s->q.until_usec)) < 0 ||
-            (r = get_u64(req, "limit", &limit)) < 0 || (r = get_string(req, "action", VERB_FILTER_MAX, &action)) < 0 ||
-            (r = get_string(req, "user", VERB_FILTER_MAX, &user)) < 0 ||
-            (r = get_string(req, "device", VERB_FILTER_MAX, &device)) < 0 ||
-            (r = get_string(req, "order", 16, &order)) < 0) {
+        if ((r = control_arg_u64(req, "since", &s->q.since_usec)) < 0 ||
+            (r = control_arg_u64(req, "until", &s->q.until_usec)) < 0 ||
+            (r = control_arg_u64(req, "limit", &limit)) < 0 ||
+            (r = control_arg_string(req, "action", VERB_FILTER_MAX, &action)) < 0 ||
+            (r = control_arg_string(req, "user", VERB_FILTER_MAX, &user)) < 0 ||
+            (r = control_arg_string(req, "device", VERB_FILTER_MAX, &device)) < 0 ||
+            (r = control_arg_string(req, "order", 16, &order)) < 0) {
                 events_stream_free(s);
                 return control_client_reply_error(c, EINVAL, "bad filter: since/until/limit are whole numbers, "
                                                   "action/user/device short strings");
@@ -192,7 +168,8 @@ static int verb_export(ControlClient *c, json_object *req, void *userdata) {
         Manager *m = userdata;
         JournalExportRange range = {};
         JournalExporter *e = NULL;
-        if (get_u64(req, "since", &range.since_usec) < 0 || get_u64(req, "until", &range.until_usec) < 0)
+        if (control_arg_u64(req, "since", &range.since_usec) < 0 ||
+            control_arg_u64(req, "until", &range.until_usec) < 0)
                 return control_client_reply_error(c, EINVAL, "bad range: since/until are whole numbers (µs)");
         int r = journal_exporter_new(m->journal, &range, &e);
         if (r < 0)
@@ -227,7 +204,7 @@ static int verb_note(ControlClient *c, json_object *req, void *userdata) {
         Manager *m = userdata;
         const char *text;
         uint64_t seq;
-        if (get_string(req, "text", VERB_NOTE_MAX, &text) < 0 || !text)
+        if (control_arg_string(req, "text", VERB_NOTE_MAX, &text) < 0 || !text)
                 return control_client_reply_error(c, EINVAL, "note needs \"text\", at most 1024 bytes of UTF-8");
         json_object *ev = mn_event_new("admin-note", MN_OUTCOME_SUCCESS, NULL);
         mn_event_set_untrusted(mn_event_section(ev, "mnguard"), "note", text);
@@ -248,11 +225,14 @@ static int verb_print_job(ControlClient *c, json_object *req, void *userdata) {
         json_object *export_obj;
         bool export = json_object_object_get_ex(req, "export", &export_obj) && json_object_get_boolean(export_obj);
 
-        if (get_string(req, "queue", VERB_FILTER_MAX, &queue) < 0 || !queue ||
-            get_string(req, "user", VERB_FILTER_MAX, &user) < 0 || get_string(req, "title", VERB_NOTE_MAX, &title) < 0 ||
-            get_string(req, "format", VERB_FILTER_MAX, &format) < 0 || get_string(req, "sha256", 64, &sha256) < 0 ||
-            get_string(req, "device_uri_scheme", 64, &device_uri) < 0 || get_u64(req, "job_id", &job_id) < 0 ||
-            get_u64(req, "copies", &copies) < 0 || get_u64(req, "pages", &pages) < 0)
+        if (control_arg_string(req, "queue", VERB_FILTER_MAX, &queue) < 0 || !queue ||
+            control_arg_string(req, "user", VERB_FILTER_MAX, &user) < 0 ||
+            control_arg_string(req, "title", VERB_NOTE_MAX, &title) < 0 ||
+            control_arg_string(req, "format", VERB_FILTER_MAX, &format) < 0 ||
+            control_arg_string(req, "sha256", 64, &sha256) < 0 ||
+            control_arg_string(req, "device_uri_scheme", 64, &device_uri) < 0 ||
+            control_arg_u64(req, "job_id", &job_id) < 0 ||
+            control_arg_u64(req, "copies", &copies) < 0 || control_arg_u64(req, "pages", &pages) < 0)
                 return control_client_reply_error(c, EINVAL, "print-job needs queue (string) and optional user, title, "
                                                   "format, sha256, job_id, copies, pages");
 
@@ -261,7 +241,9 @@ static int verb_print_job(ControlClient *c, json_object *req, void *userdata) {
         if (user && user[strspn(user, "0123456789")] && mn_subject_new(user, &subject) < 0)
                 subject = NULL; /* unknown user: decided as nobody, so user rules do not apply */
 
-        uint64_t total = pages && copies ? pages * copies : pages;
+        /* saturating, as the backend computes it (print_job_total_pages()): a product that wrapped around
+         * would pass a max-pages rule */
+        uint64_t total = pages && copies ? (copies > UINT64_MAX / pages ? UINT64_MAX : pages * copies) : pages;
         PrintDecision d;
         policy_decide_print(m->policy, queue, subject ? &subject->subject : NULL,
                             total > UINT32_MAX ? UINT32_MAX : (uint32_t) total, &d);
@@ -272,7 +254,7 @@ static int verb_print_job(ControlClient *c, json_object *req, void *userdata) {
         json_object *mg = mn_event_section(ev, "mnguard"), *pr = mn_event_section(ev, "print");
         mn_event_set_string(mg, "rule", d.rule);
         if (d.audit)
-                mn_event_set_string(mg, "would", d.access == PRINT_ALLOW ? "allow" : "block");
+                mn_event_set_audit(ev, d.access == PRINT_ALLOW ? "allow" : "block");
         mn_event_set_untrusted(pr, "queue", queue);
         mn_event_set_untrusted(pr, "title", title);
         mn_event_set_untrusted(pr, "format", format);
@@ -353,10 +335,11 @@ static int verb_clipboard_blocked(ControlClient *c, json_object *req, void *user
         Manager *m = userdata;
         const char *source, *target, *reason, *selection;
         uint64_t bytes, numbers;
-        if (get_string(req, "source_app", VERB_APP_MAX, &source) < 0 ||
-            get_string(req, "target_app", VERB_APP_MAX, &target) < 0 ||
-            get_string(req, "reason", VERB_APP_MAX, &reason) < 0 || get_string(req, "selection", 32, &selection) < 0 ||
-            get_u64(req, "bytes", &bytes) < 0 || get_u64(req, "individual_numbers", &numbers) < 0)
+        if (control_arg_string(req, "source_app", VERB_APP_MAX, &source) < 0 ||
+            control_arg_string(req, "target_app", VERB_APP_MAX, &target) < 0 ||
+            control_arg_string(req, "reason", VERB_APP_MAX, &reason) < 0 ||
+            control_arg_string(req, "selection", 32, &selection) < 0 ||
+            control_arg_u64(req, "bytes", &bytes) < 0 || control_arg_u64(req, "individual_numbers", &numbers) < 0)
                 return control_client_reply_error(c, EINVAL, "clipboard-blocked takes source_app, target_app, reason, "
                                                   "selection (strings) and bytes, individual_numbers (numbers)");
         json_object *audit_obj;
@@ -393,8 +376,8 @@ static int verb_policy_import(ControlClient *c, json_object *req, void *userdata
         _cleanup_free_ char *data = NULL, *sig = NULL, *reason = NULL, *cfg = NULL, *cfg_sig = NULL;
         size_t size, sig_size;
 
-        if (get_string(req, "policy_path", 4096, &policy_path) < 0 || !policy_path ||
-            get_string(req, "signature_path", 4096, &sig_path) < 0 || !sig_path)
+        if (control_arg_string(req, "policy_path", 4096, &policy_path) < 0 || !policy_path ||
+            control_arg_string(req, "signature_path", 4096, &sig_path) < 0 || !sig_path)
                 return control_client_reply_error(c, EINVAL, "policy-import needs policy_path and signature_path");
         if (!m->require_signature || m->n_trusted == 0)
                 return control_client_reply_error(c, ENOKEY, "no trusted policy keys (policy-signing.pub): import "
@@ -409,7 +392,8 @@ static int verb_policy_import(ControlClient *c, json_object *req, void *userdata
         r = manager_offer_policy(m, data, size, sig, sig_size, "import", &reason);
         if (r < 0)
                 return control_client_reply_error(c, r, reason ?: "refused");
-        if (r > 0) {
+        bool applied = r > 0;
+        if (applied) {
                 /* Keep it as the configured policy too, so that a reload finds the same bytes. The
                  * signature goes first: a policy.yaml without its .sig would be refused. */
                 if (asprintf(&cfg, "%s/policy.yaml", m->config_dir) < 0 ||
@@ -420,7 +404,7 @@ static int verb_policy_import(ControlClient *c, json_object *req, void *userdata
                         log_warning_errno(r, "Imported policy in force, but cannot write it to %s: %m", m->config_dir);
         }
         json_object *o = json_object_new_object();
-        json_object_object_add(o, "applied", json_object_new_boolean(r > 0));
+        json_object_object_add(o, "applied", json_object_new_boolean(applied));
         json_object_object_add(o, "serial", json_object_new_uint64(m->policy->serial));
         json_object_object_add(o, "name", json_object_new_string(m->policy->name));
         return control_client_reply_ok(c, o);
@@ -432,7 +416,7 @@ static int verb_exception_import(ControlClient *c, json_object *req, void *userd
         const char *path;
         _cleanup_free_ char *data = NULL, *msg = NULL;
         size_t size;
-        if (get_string(req, "path", 4096, &path) < 0 || !path)
+        if (control_arg_string(req, "path", 4096, &path) < 0 || !path)
                 return control_client_reply_error(c, EINVAL, "exception-import needs path");
         int r = read_full_file(path, EXCEPTION_MAX_FILE, &data, &size);
         if (r < 0)
@@ -453,8 +437,9 @@ static int verb_print_queue_unguarded(ControlClient *c, json_object *req, void *
         const char *queue, *uri, *scheme;
         json_object *w;
         bool wrapped = json_object_object_get_ex(req, "wrapped", &w) && json_object_get_boolean(w);
-        if (get_string(req, "queue", VERB_FILTER_MAX, &queue) < 0 || !queue ||
-            get_string(req, "device_uri", VERB_NOTE_MAX, &uri) < 0 || get_string(req, "device_uri_scheme", 64, &scheme) < 0)
+        if (control_arg_string(req, "queue", VERB_FILTER_MAX, &queue) < 0 || !queue ||
+            control_arg_string(req, "device_uri", VERB_NOTE_MAX, &uri) < 0 ||
+            control_arg_string(req, "device_uri_scheme", 64, &scheme) < 0)
                 return control_client_reply_error(c, EINVAL, "print-queue-unguarded needs queue, device_uri, "
                                                   "device_uri_scheme, wrapped");
         static char *seen[VERB_UNGUARDED_MAX];
@@ -487,7 +472,7 @@ static int verb_print_queue_unguarded(ControlClient *c, json_object *req, void *
 static int verb_clipboard_unguarded(ControlClient *c, json_object *req, void *userdata) {
         Manager *m = userdata;
         const char *reason;
-        if (get_string(req, "reason", VERB_APP_MAX, &reason) < 0)
+        if (control_arg_string(req, "reason", VERB_APP_MAX, &reason) < 0)
                 return control_client_reply_error(c, EINVAL, "clipboard-unguarded takes a reason string");
         json_object *ev = mn_event_new("clipboard-unguarded", MN_OUTCOME_FAILURE, NULL);
         if (reason)

@@ -8,15 +8,25 @@ add_library(mnguard-daemon STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/media-watch.c
   ${CMAKE_CURRENT_SOURCE_DIR}/daemon-verbs.c
   ${CMAKE_CURRENT_SOURCE_DIR}/reporter.c
-  ${CMAKE_CURRENT_SOURCE_DIR}/reporter-enroll.c)
+  ${CMAKE_CURRENT_SOURCE_DIR}/reporter-enroll.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/reporter-csr.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/curl-dl.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/reporter-retry.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/policy-fetch.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/policy-fetch-reply.c)
 target_include_directories(mnguard-daemon PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
-# the reporter (issue 6): libcurl for HTTPS to the collector, libcrypto for the enrollment key and CSR
+# the reporter (issue 6): libcurl for HTTPS to the collector, GnuTLS (under libcurl anyway) for the enrollment
+# key and CSR, both loaded when first needed
 pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
 pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
 find_package(Threads REQUIRED)
 target_link_libraries(mnguard-daemon PUBLIC mnguard-agent mnguard-journal mnguard-policy-io mnguard-sign
                       PkgConfig::SYSTEMD PkgConfig::SODIUM PkgConfig::JSONC
-                      PkgConfig::CURL PkgConfig::ZLIB PkgConfig::CRYPTO Threads::Threads)
+                      PkgConfig::ZLIB Threads::Threads ${CMAKE_DL_LIBS})
+# libcurl and GnuTLS are dlopen()ed when a collector is configured (curl-dl.h, reporter-csr.c say why): their
+# headers only.
+target_include_directories(mnguard-daemon PRIVATE $<TARGET_PROPERTY:PkgConfig::CURL,INTERFACE_INCLUDE_DIRECTORIES>
+                           $<TARGET_PROPERTY:PkgConfig::GNUTLS,INTERFACE_INCLUDE_DIRECTORIES>)
 
 # Exception tickets: parsed by the daemon, made by mnguard-policy ticket.
 add_library(mnguard-exception STATIC ${CMAKE_CURRENT_SOURCE_DIR}/exception.c)

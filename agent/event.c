@@ -42,6 +42,32 @@ void mn_event_set_int(json_object *section, const char *key, int64_t value) {
         json_object_object_add(section, key, json_object_new_int64(value));
 }
 
+int mn_event_add_fields(json_object *section, json_object *fields) {
+        if (!fields || !json_object_is_type(fields, json_type_object))
+                return 0;
+        json_object_object_foreach(fields, key, value) {
+                json_object *copy = NULL;
+                if (json_object_object_get_ex(section, key, NULL))
+                        continue;
+                if (value && json_object_deep_copy(value, &copy, NULL) < 0)
+                        return -ENOMEM;
+                if (json_object_object_add(section, key, copy) < 0) {
+                        json_object_put(copy);
+                        return -ENOMEM;
+                }
+        }
+        return 0;
+}
+
+void mn_event_set_audit(json_object *ev, const char *would) {
+        json_object *type = json_object_new_array();
+        if (type && json_object_array_add(type, json_object_new_string("info")) == 0)
+                json_object_object_add(mn_event_section(ev, "event"), "type", type);
+        else
+                json_object_put(type);
+        mn_event_set_string(mn_event_section(ev, "mnguard"), "would", would);
+}
+
 json_object *mn_event_new(const char *action, const char *outcome, const char *reason) {
         char ts[JOURNAL_TIMESTAMP_MAX];
         json_object *ev = json_object_new_object();

@@ -23,4 +23,13 @@ void mn_event_set_untrusted(json_object *section, const char *key, const char *v
 void mn_event_set_string(json_object *section, const char *key, const char *value);
 void mn_event_set_int(json_object *section, const char *key, int64_t value);
 
+/* Copies every member of fields (an object; NULL adds nothing) into section, keeping the members section
+ * has already: the device fields of a medium added to its mount and file events. Returns 0 or -ENOMEM. */
+int mn_event_add_fields(json_object *section, json_object *fields);
+
+/* Marks an audit-mode decision (DESIGN.md "Event record"): event.type ["info"] and mnguard.would (what
+ * enforcement would have done: "block", "allow", "read-only" …). The outcome is the caller's
+ * (MN_OUTCOME_UNKNOWN). */
+void mn_event_set_audit(json_object *ev, const char *would);
+
 uint64_t mn_now_usec(void);

@@ -25,7 +25,9 @@ static const char *str(json_object *o, const char *key) {
         json_object *v;
         if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
                 return NULL;
-        return json_object_get_string(v);
+        const char *s = json_object_get_string(v);
+        /* "\u0000" inside would make the C string a prefix of what was signed: not a valid field */
+        return strlen(s) == (size_t) json_object_get_string_len(v) ? s : NULL;
 }
 
 int exception_parse(const char *data, size_t n, const SignPublicKey *trusted, size_t n_trusted, Exception *ret,

@@ -13,6 +13,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "policy-fetch.h"
 #include "policy-load.h"
 #include "sign-io.h"
 #include "snapshot.h"
@@ -52,6 +53,7 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        m->policy_fetch = policy_fetch_free(m->policy_fetch); /* before the journal: it records into it */
         m->reporter = reporter_free(m->reporter); /* before the journal: it reports into it */
         m->usb = usb_watch_free(m->usb);
         m->media = media_watch_free(m->media);
@@ -214,17 +216,35 @@ static void on_client_gone(ControlClient *c, void *userdata) {
 
 /* ---- policy ---- */
 
-static void log_policy_event(Manager *m, const char *action, const char *outcome, const char *reason,
-                             const Policy *p, const char *keyid) {
-        json_object *ev = mn_event_new(action, outcome, reason);
+/* The policy now in force: its serial (added by manager_log()), name, mode, origin, and signing key. */
+static void log_policy_applied(Manager *m, const char *keyid) {
+        json_object *ev = mn_event_new("policy-applied", MN_OUTCOME_SUCCESS, NULL);
         json_object *mg = mn_event_section(ev, "mnguard");
-        if (p) {
-                json_object_object_add(mg, "policy_serial", json_object_new_uint64(p->serial));
-                mn_event_set_string(mg, "policy_name", p->name);
-                mn_event_set_string(mg, "policy_mode", policy_mode_to_string(p->mode));
-        }
+        mn_event_set_string(mg, "policy_name", m->policy->name);
+        mn_event_set_string(mg, "policy_mode", policy_mode_to_string(m->policy->mode));
         mn_event_set_string(mg, "policy_origin", m->policy_origin);
         mn_event_set_string(mg, "key_id", keyid);
+        manager_log(m, ev, (uid_t) -1, NULL);
+}
+
+/* Where a refused policy came from, as recorded in mnguard.offered_origin: "collector", "import"
+ * (mnguardctl policy import) or "config" (policy.yaml at start or on SIGHUP: origin is its path). */
+static const char *offered_origin(const char *origin) {
+        return streq(origin, "collector") || streq(origin, "import") ? origin : "config";
+}
+
+/* A refused policy. mnguard.policy_serial stays the serial in force (manager_log() adds it, as to every
+ * record); the refused policy is offered_serial, offered_name and offered_mode (when it could be parsed:
+ * untrusted, it may be a forgery) and offered_origin. */
+static void log_policy_rejected(Manager *m, const char *reason, const Policy *offered, const char *origin) {
+        json_object *ev = mn_event_new("policy-rejected", MN_OUTCOME_FAILURE, reason);
+        json_object *mg = mn_event_section(ev, "mnguard");
+        if (offered) {
+                json_object_object_add(mg, "offered_serial", json_object_new_uint64(offered->serial));
+                mn_event_set_untrusted(mg, "offered_name", offered->name);
+                mn_event_set_string(mg, "offered_mode", policy_mode_to_string(offered->mode));
+        }
+        mn_event_set_string(mg, "offered_origin", offered_origin(origin));
         manager_log(m, ev, (uid_t) -1, NULL);
 }
 
@@ -312,7 +332,7 @@ int manager_offer_policy(Manager *m, const char *data, size_t size, const char *
         }
         if (r < 0) {
                 log_warning("Policy from %s refused: %s.", origin, reason ?: "invalid");
-                log_policy_event(m, "policy-rejected", MN_OUTCOME_FAILURE, reason, p, NULL);
+                log_policy_rejected(m, reason, p, origin);
                 policy_free(p);
                 if (ret_reason)
                         *ret_reason = TAKE_PTR(reason);
@@ -332,8 +352,8 @@ int manager_offer_policy(Manager *m, const char *data, size_t size, const char *
                 log_warning_errno(r, "Cannot keep %s as the last good policy, ignoring: %m", last_good);
         log_info("Policy %llu \"%s\" in force (%s%s%s).", (unsigned long long) p->serial, p->name,
                  policy_mode_to_string(p->mode), keyid ? ", signed by key " : "", keyid ?: "");
-        manager_set_policy(m, p, TAKE_PTR(bytes), size, "config");
-        log_policy_event(m, "policy-applied", MN_OUTCOME_SUCCESS, NULL, p, keyid);
+        manager_set_policy(m, p, TAKE_PTR(bytes), size, streq(origin, "collector") ? "collector" : "config");
+        log_policy_applied(m, keyid);
         return 1;
 }
 
@@ -379,7 +399,7 @@ static int manager_load_policy(Manager *m, bool startup) {
                 if (m->policy) {
                         if (asprintf(&reason, "%s: cannot read: %s", path, strerror(-r)) < 0)
                                 reason = NULL;
-                        log_policy_event(m, "policy-rejected", MN_OUTCOME_FAILURE, reason, NULL, NULL);
+                        log_policy_rejected(m, reason, NULL, path);
                         return r;
                 }
         }
@@ -619,6 +639,11 @@ int manager_startup(Manager *m) {
         r = start_reporter(m);
         if (r < 0)
                 return r;
+        r = policy_fetch_new(m, &m->policy_fetch);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0)
+                log_error_errno(r, "Cannot start taking the policy from the collector: %m");
 
         if (geteuid() != 0)
                 log_notice("Not running as root: enforcement on real devices needs root; journal and control "

@@ -52,6 +52,7 @@ typedef struct Manager {
         struct UsbWatch *usb;
         struct MediaWatch *media;       /* NULL when fanotify is not available (not root) */
         Reporter *reporter;             /* NULL without collector.url in agent.conf */
+        struct PolicyFetch *policy_fetch; /* likewise (policy-fetch.c) */
         MnRemovablePatterns patterns;   /* agent.conf removable-media */
 
         Policy *policy;
@@ -86,8 +87,9 @@ int manager_startup(Manager *m);
 int manager_run(Manager *m);
 
 /* Offers policy bytes (and signature text, or NULL) to be put in force: parsed, signature checked when
- * keys are trusted, serial strictly greater. 1 applied, 0 already in force, -errno refused (recorded;
- * *ret_reason, when not NULL, gets why). */
+ * keys are trusted, serial strictly greater. origin is "collector", "import" or the policy file's path
+ * (recorded as "config"). 1 applied, 0 already in force, -errno refused (recorded as policy-rejected with
+ * the offered_* fields; *ret_reason, when not NULL, gets why). */
 int manager_offer_policy(Manager *m, const char *data, size_t size, const char *sig, size_t sig_size,
                          const char *origin, char **ret_reason);
 

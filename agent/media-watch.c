@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "block-enforce.h"
+#include "device-json.h"
 #include "event-sink.h"
 #include "event.h"
 #include "log.h"
@@ -26,6 +28,7 @@ typedef struct Medium {
         bool set_ro;     /* we set the read-only flag */
         bool guarded;    /* the disks are blocked in the mount guard */
         char *rule;
+        json_object *device;         /* its identity for mount and file events: vendor, product, serial … */
         MnWriteAuditSummary summary; /* of every mount of it audited so far */
 } Medium;
 
@@ -44,6 +47,7 @@ static void medium_free(Medium *md) {
         for (size_t i = 0; i < md->n_disks; i++)
                 free(md->disk_nodes[i]);
         free(md->rule);
+        json_object_put(md->device);
         free(md);
 }
 
@@ -81,7 +85,7 @@ static void on_mounted(const MnMountInfo *mi, void *userdata) {
         if (!md || md->access != MEDIA_READ_WRITE)
                 return;
         MnWriteAuditMediumInfo info = { .mount_point = mi->target, .devnum = mi->source_devnum,
-                                        .devnode = mi->source, .rule = md->rule };
+                                        .devnode = mi->source, .rule = md->rule, .device = md->device };
         MnWriteAuditMedium *am;
         int r = mn_write_audit_add(w->audit, &info, &am);
         if (r < 0 && r != -EEXIST) {
@@ -92,10 +96,14 @@ static void on_mounted(const MnMountInfo *mi, void *userdata) {
                 return;
         /* On record: an allowed medium is mounted here, and from now on every file written is recorded. */
         json_object *ev = mn_event_new("media-mounted", MN_OUTCOME_SUCCESS, NULL);
-        json_object *f = mn_event_section(ev, "file"), *mg = mn_event_section(ev, "mnguard");
-        mn_event_set_untrusted(f, "mount_point", mi->target);
-        mn_event_set_untrusted(f, "device", mi->source);
-        mn_event_set_untrusted(f, "fstype", mi->fstype);
+        json_object *dev = mn_event_section(ev, "device"), *mnt = mn_event_section(ev, "mount");
+        json_object *mg = mn_event_section(ev, "mnguard");
+        mn_event_set_untrusted(dev, "devnode", mi->source);
+        mn_event_set_int(dev, "major", major(mi->source_devnum));
+        mn_event_set_int(dev, "minor", minor(mi->source_devnum));
+        (void) mn_event_add_fields(dev, md->device);
+        mn_event_set_untrusted(mnt, "point", mi->target);
+        mn_event_set_untrusted(mnt, "fs_type", mi->fstype);
         mn_event_set_string(mg, "rule", md->rule);
         json_object_object_add(mg, "write_audit", json_object_new_boolean(true));
         manager_log(w->m, ev, (uid_t) -1, NULL);
@@ -137,6 +145,19 @@ static void on_unmounted(const MnMountInfo *mi, void *userdata) {
 }
 
 /* ---- applying decisions ---- */
+
+/* What mount and file events say about the physical device a medium is on (device-json.h's event
+ * fields without its classes): the same vendor, product and serial as its device-* records, so that
+ * `mnguardctl events --device SERIAL` finds them too, and its syspath. */
+static json_object *medium_device_fields(const MnDevice *d) {
+        json_object *o = json_object_new_object();
+        if (!o || mn_device_event_fields(o, d) < 0) {
+                json_object_put(o);
+                return NULL;
+        }
+        json_object_object_del(o, "classes");
+        return o;
+}
 
 /* The whole disks of a device, from its block device nodes (real block devices only: in a umockdev
  * testbed they are plain files). */
@@ -184,6 +205,7 @@ void media_watch_apply(MediaWatch *w, const MnDevice *d, const PolicyDecision *d
                 w->media = v;
                 w->media[w->n_media++] = md;
                 md->access = ACCESS_NONE;
+                md->device = medium_device_fields(d); /* NULL: the events go without them */
         }
         /* The disks may have appeared since the last decision (a USB stick's disk follows its interface). */
         size_t before = md->n_disks;
@@ -221,7 +243,7 @@ void media_watch_apply(MediaWatch *w, const MnDevice *d, const PolicyDecision *d
                 if (!w->guard)
                         continue;
                 if (access == MEDIA_BLOCK) {
-                        int r = mn_mount_guard_block_device(w->guard, md->disks[k], md->rule);
+                        int r = mn_mount_guard_block_device(w->guard, md->disks[k], md->rule, md->device);
                         if (r < 0)
                                 log_warning_errno(r, "Cannot guard mounts of %s: %m", md->disk_nodes[k]);
                 } else

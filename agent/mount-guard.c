@@ -33,6 +33,7 @@
 typedef struct BlockedDevice {
         dev_t devnum;
         char *rule;
+        json_object *device; /* the medium's device fields for its events, or NULL */
 } BlockedDevice;
 
 typedef struct BlockedMount {
@@ -47,6 +48,7 @@ typedef struct DenyRecord {
         dev_t fs_dev;      /* st_dev of its files */
         dev_t blocked;     /* the blocked device it belongs to */
         char *source, *target, *fstype, *rule;
+        json_object *device; /* the blocked device's fields (a reference to its own copy) */
         uint64_t opens, reads;
         uint64_t window_start_usec;
         bool has_sample;
@@ -84,6 +86,7 @@ static void record_done(DenyRecord *r) {
         free(r->target);
         free(r->fstype);
         free(r->rule);
+        json_object_put(r->device);
         free(r->sample_path);
         *r = (DenyRecord) {};
 }
@@ -161,14 +164,15 @@ static void blocked_mount_remove(MnMountGuard *g, BlockedMount *m) {
 
 /* --- events --- */
 
-static void event_add_device(json_object *ev, const char *source, dev_t devnum) {
+static void event_add_device(json_object *ev, const char *source, dev_t devnum, json_object *fields) {
         json_object *d = mn_event_section(ev, "device");
         mn_event_set_untrusted(d, "devnode", source);
         mn_event_set_int(d, "major", major(devnum));
         mn_event_set_int(d, "minor", minor(devnum));
+        (void) mn_event_add_fields(d, fields);
 }
 
-static void emit_mount_blocked(MnMountGuard *g, const MnMountBlocked *b, const char *rule) {
+static void emit_mount_blocked(MnMountGuard *g, const MnMountBlocked *b, const BlockedDevice *bd) {
         const char *outcome = b->mark_error == 0 && b->detach_error == 0 ? MN_OUTCOME_SUCCESS : MN_OUTCOME_FAILURE;
         char reason[256];
 
@@ -184,7 +188,7 @@ static void emit_mount_blocked(MnMountGuard *g, const MnMountBlocked *b, const c
         json_object *ev = mn_event_new("mount-blocked", outcome, reason);
         if (!ev)
                 return;
-        event_add_device(ev, b->mount.source, b->blocked);
+        event_add_device(ev, b->mount.source, b->blocked, bd->device);
         json_object *m = mn_event_section(ev, "mount");
         mn_event_set_untrusted(m, "point", b->mount.target);
         mn_event_set_untrusted(m, "fs_type", b->mount.fstype);
@@ -196,8 +200,8 @@ static void emit_mount_blocked(MnMountGuard *g, const MnMountBlocked *b, const c
                 mn_event_set_int(m, "deny_usec", (int64_t) (b->marked_usec - b->seen_usec));
         if (b->detach_error == 0)
                 mn_event_set_int(m, "detach_usec", (int64_t) (b->detached_usec - b->seen_usec));
-        if (rule)
-                mn_event_set_untrusted(mn_event_section(ev, "mnguard"), "rule", rule);
+        if (bd->rule)
+                mn_event_set_untrusted(mn_event_section(ev, "mnguard"), "rule", bd->rule);
         mn_event_emit(&g->o.sink, ev, (uid_t) -1);
 }
 
@@ -207,7 +211,7 @@ static void record_flush(MnMountGuard *g, DenyRecord *r, uint64_t now) {
 
         json_object *ev = mn_event_new("file-open-denied", MN_OUTCOME_SUCCESS, "medium blocked");
         if (ev) {
-                event_add_device(ev, r->source, r->blocked);
+                event_add_device(ev, r->source, r->blocked, r->device);
                 json_object *m = mn_event_section(ev, "mount");
                 mn_event_set_untrusted(m, "point", r->target);
                 mn_event_set_untrusted(m, "fs_type", r->fstype);
@@ -275,10 +279,12 @@ static void record_set_mount(DenyRecord *r, const MnMountInfo *m, const BlockedD
         free(r->target);
         free(r->fstype);
         free(r->rule);
+        json_object_put(r->device);
         r->source = strdup_or_null(m->source);
         r->target = strdup_or_null(m->target);
         r->fstype = strdup_or_null(m->fstype);
         r->rule = strdup_or_null(b->rule);
+        r->device = b->device ? json_object_get(b->device) : NULL;
 }
 
 /* --- denying and detaching --- */
@@ -338,7 +344,7 @@ static int block_mount(MnMountGuard *g, const MnMountInfo *m, BlockedDevice *b, 
         else
                 g->stats.block_failures++;
 
-        emit_mount_blocked(g, &res, b->rule);
+        emit_mount_blocked(g, &res, b);
         if (g->o.blocked)
                 g->o.blocked(&res, g->o.userdata);
         return res.mark_error ?: res.detach_error;
@@ -670,8 +676,10 @@ MnMountGuard *mn_mount_guard_free(MnMountGuard *g) {
         free(g->ids);
         if (g->fan_fd >= 0)
                 close(g->fan_fd);
-        for (size_t i = 0; i < g->n_blocked; i++)
+        for (size_t i = 0; i < g->n_blocked; i++) {
                 free(g->blocked[i].rule);
+                json_object_put(g->blocked[i].device);
+        }
         free(g->blocked);
         for (size_t i = 0; i < g->n_records; i++)
                 record_done(&g->records[i]);
@@ -680,7 +688,7 @@ MnMountGuard *mn_mount_guard_free(MnMountGuard *g) {
         return NULL;
 }
 
-int mn_mount_guard_block_device(MnMountGuard *g, dev_t devnum, const char *rule) {
+int mn_mount_guard_block_device(MnMountGuard *g, dev_t devnum, const char *rule, json_object *device) {
         BlockedDevice *b = blocked_find(g, devnum);
 
         if (devnum == 0)
@@ -697,6 +705,11 @@ int mn_mount_guard_block_device(MnMountGuard *g, dev_t devnum, const char *rule)
         }
         free(b->rule);
         b->rule = rule ? strndup(rule, MN_MOUNT_GUARD_RULE_MAX) : NULL;
+        /* A copy of our own: records of its denials keep a reference after it is unblocked. */
+        json_object_put(b->device);
+        b->device = NULL;
+        if (device && json_object_deep_copy(device, &b->device, NULL) < 0)
+                b->device = NULL; /* the events go without them */
 
         /* Mounts of it that are there already (the mount won the race with the decision). */
         if (g->started && g->table) {
@@ -728,6 +741,7 @@ int mn_mount_guard_unblock_device(MnMountGuard *g, dev_t devnum) {
         if (!b)
                 return -ENOENT;
         free(b->rule);
+        json_object_put(b->device);
         *b = g->blocked[--g->n_blocked];
         return 0;
 }

@@ -28,6 +28,7 @@
  *
  * Library code: no logging. Events go to the MnEventSink. */
 
+#include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -106,8 +107,10 @@ static inline void mn_mount_guard_freep(MnMountGuard **g) {
 int mn_mount_guard_start(MnMountGuard *g);
 
 /* Blocks devnum (a disk: its partitions too). Mounts of it present now are denied and detached before
- * this returns. rule (may be NULL) is the policy rule named in the events. Returns 0 or -E2BIG. */
-int mn_mount_guard_block_device(MnMountGuard *g, dev_t devnum, const char *rule);
+ * this returns. rule (may be NULL) is the policy rule named in the events; device (may be NULL) holds
+ * fields added to the "device" section of its events (the medium's vendor, product, serial …: see
+ * mn_event_add_fields()), copied. Blocking a blocked device again replaces both. Returns 0 or -E2BIG. */
+int mn_mount_guard_block_device(MnMountGuard *g, dev_t devnum, const char *rule, json_object *device);
 /* Unblocks devnum: later mounts are allowed, and a filesystem of it that is still marked lets opens
  * through again (its mark is removed at the first one). Returns 0, or -ENOENT when not blocked. */
 int mn_mount_guard_unblock_device(MnMountGuard *g, dev_t devnum);

@@ -1,16 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The reporter's HTTPS requests (libcurl, pinned CA, client certificate, gzip) and enrollment: a P-256
- * key generated here, a CSR with CN = host id, POST /v1/enroll. Nothing secret is logged. */
+/* The HTTPS requests of the collector's clients (libcurl, pinned CA, client certificate, gzip'd POST,
+ * bounded replies: the reporter's POSTs, the policy fetch's long-poll GET) and enrollment: a P-256 key
+ * generated here, a CSR with CN = host id, POST /v1/enroll. Nothing secret is logged. */
 #include "reporter-internal.h"
 
 #include <errno.h>
 #include <json-c/json.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -27,18 +26,168 @@ static char *path_join(const char *dir, const char *file) {
         return asprintf(&p, "%s/%s", dir, file) < 0 ? NULL : p;
 }
 
+int reporter_reply_new(size_t max, ReporterReply **ret) {
+        ReporterReply *reply = calloc(1, sizeof(ReporterReply));
+        if (!reply)
+                return -ENOMEM;
+        reply->max = max;
+        reply->alloc = max < 1024 ? max + 1 : 1024;
+        reply->body = calloc(1, reply->alloc);
+        if (!reply->body) {
+                free(reply);
+                return -ENOMEM;
+        }
+        *ret = reply;
+        return 0;
+}
+
+ReporterReply *reporter_reply_free(ReporterReply *reply) {
+        if (!reply)
+                return NULL;
+        free(reply->body);
+        free(reply);
+        return NULL;
+}
+
+/* Empties the reply before a request; a buffer that a large reply grew is given back. */
+static void reply_reset(ReporterReply *reply, bool abort_when_full) {
+        if (reply->alloc > REPORTER_REPLY_KEEP) {
+                char *b = realloc(reply->body, REPORTER_REPLY_KEEP);
+                if (b) {
+                        reply->body = b;
+                        reply->alloc = REPORTER_REPLY_KEEP;
+                }
+        }
+        reply->status = 0;
+        reply->size = 0;
+        reply->body[0] = 0;
+        reply->error[0] = 0;
+        reply->too_big = false;
+        reply->abort_when_full = abort_when_full;
+}
+
 static size_t on_write(char *data, size_t size, size_t n, void *userdata) {
         ReporterReply *reply = userdata;
-        size_t len = size * n, room = REPORTER_REPLY_MAX - reply->size;
-        memcpy(reply->body + reply->size, data, len < room ? len : room);
-        reply->size += len < room ? len : room;
+        size_t len = size * n, room = reply->max - reply->size, take = len < room ? len : room;
+        if (take < len)
+                reply->too_big = true;
+        if (reply->size + take + 1 > reply->alloc) {
+                size_t na = reply->alloc;
+                while (na < reply->size + take + 1)
+                        na = na > (reply->max + 1) / 2 ? reply->max + 1 : na * 2;
+                char *b = realloc(reply->body, na);
+                if (!b)
+                        return 0;       /* curl: write error, the transfer fails (and is retried) */
+                reply->body = b;
+                reply->alloc = na;
+        }
+        memcpy(reply->body + reply->size, data, take);
+        reply->size += take;
         reply->body[reply->size] = 0;
-        return len; /* the rest is dropped, not an error */
+        if (reply->too_big && reply->abort_when_full)
+                return 0;               /* aborts the transfer */
+        return len;                     /* the rest (POST) is dropped, not an error */
 }
 
 static int on_progress(void *userdata, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
         const ReporterHttp *h = userdata;
         return atomic_load(h->stop) ? 1 : 0;
+}
+
+void reporter_sockets_init(ReporterSockets *s) {
+        pthread_mutex_init(&s->lock, NULL);
+        s->n = 0;
+}
+
+void reporter_sockets_done(ReporterSockets *s) {
+        pthread_mutex_destroy(&s->lock);
+}
+
+void reporter_sockets_shutdown(ReporterSockets *s) {
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < s->n; i++)
+                (void) shutdown(s->fds[i], SHUT_RDWR);
+        pthread_mutex_unlock(&s->lock);
+}
+
+static curl_socket_t on_open_socket(void *userdata, curlsocktype purpose, struct curl_sockaddr *a) {
+        ReporterSockets *s = userdata;
+        int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+        if (fd < 0)
+                return CURL_SOCKET_BAD;
+        pthread_mutex_lock(&s->lock);
+        if (s->n < REPORTER_SOCKETS_MAX)
+                s->fds[s->n++] = fd;
+        pthread_mutex_unlock(&s->lock);
+        return fd;
+}
+
+static int on_close_socket(void *userdata, curl_socket_t fd) {
+        ReporterSockets *s = userdata;
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < s->n; i++)
+                if (s->fds[i] == fd) {
+                        s->fds[i] = s->fds[--s->n];
+                        break;
+                }
+        int r = close(fd);
+        pthread_mutex_unlock(&s->lock);
+        return r;
+}
+
+/* The options every request sets: pinned CA, client certificate, https only, timeouts, the stop flag. */
+static void setup_request(ReporterHttp *h, const char *url, const char *ca, const char *cert, const char *key,
+                          long timeout_sec, ReporterReply *reply) {
+        CURL *c = h->curl;
+        /* the same handle throughout: libcurl keeps the connection open between requests */
+        mn_curl->easy_setopt(c, CURLOPT_URL, url);
+        mn_curl->easy_setopt(c, CURLOPT_CAINFO, ca);
+        mn_curl->easy_setopt(c, CURLOPT_CAPATH, NULL);
+        mn_curl->easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+        mn_curl->easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+        mn_curl->easy_setopt(c, CURLOPT_SSLCERT, cert);
+        mn_curl->easy_setopt(c, CURLOPT_SSLKEY, key);
+        if (cert) {
+                mn_curl->easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+                mn_curl->easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+        }
+        mn_curl->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+        mn_curl->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        mn_curl->easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+        mn_curl->easy_setopt(c, CURLOPT_CONNECTTIMEOUT, REPORTER_CONNECT_TIMEOUT);
+        mn_curl->easy_setopt(c, CURLOPT_TIMEOUT, timeout_sec);
+        mn_curl->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+        mn_curl->easy_setopt(c, CURLOPT_WRITEDATA, reply);
+        mn_curl->easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        mn_curl->easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        mn_curl->easy_setopt(c, CURLOPT_XFERINFODATA, h);
+        mn_curl->easy_setopt(c, CURLOPT_ERRORBUFFER, reply->error);
+        if (h->sockets) {
+                mn_curl->easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+                mn_curl->easy_setopt(c, CURLOPT_OPENSOCKETDATA, h->sockets);
+                mn_curl->easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+                mn_curl->easy_setopt(c, CURLOPT_CLOSESOCKETDATA, h->sockets);
+        }
+}
+
+/* Runs the request that was set up and records its status, or curl's reason. Frees hdr. */
+static int perform(ReporterHttp *h, ReporterReply *reply, struct curl_slist *hdr) {
+        CURL *c = h->curl;
+        mn_curl->easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+        CURLcode cr = mn_curl->easy_perform(c);
+        mn_curl->easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+        mn_curl->easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+        mn_curl->slist_free_all(hdr);
+        if (cr != CURLE_OK) {
+                if (reply->too_big && reply->abort_when_full)
+                        snprintf(reply->error, sizeof(reply->error), "reply larger than %zu bytes", reply->max);
+                else if (!reply->error[0])
+                        snprintf(reply->error, sizeof(reply->error), "%s", mn_curl->easy_strerror(cr));
+                reply->status = 0;
+                return 0;
+        }
+        mn_curl->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply->status);
+        return 0;
 }
 
 static int gzip_compress(const void *data, size_t size, unsigned char **ret, size_t *ret_size) {
@@ -71,10 +220,7 @@ int reporter_http_post(ReporterHttp *h, const char *url, const char *ca, const c
         size_t packed_size = 0;
         int r;
 
-        reply->status = 0;
-        reply->size = 0;
-        reply->body[0] = 0;
-        reply->error[0] = 0;
+        reply_reset(reply, false);
         if (gzip && size > 0) {
                 r = gzip_compress(body, size, &packed, &packed_size);
                 if (r < 0)
@@ -87,62 +233,38 @@ int reporter_http_post(ReporterHttp *h, const char *url, const char *ca, const c
         if ((size_t) snprintf(ctype, sizeof(ctype), "Content-Type: %s", content_type) >= sizeof(ctype))
                 return -EINVAL;
         struct curl_slist *hdr = NULL, *t;
-        if (!(t = curl_slist_append(hdr, "Expect:")))
+        if (!(t = mn_curl->slist_append(hdr, "Expect:")))
                 return -ENOMEM;
         hdr = t;
-        if (!(t = curl_slist_append(hdr, ctype)))
+        if (!(t = mn_curl->slist_append(hdr, ctype)))
                 goto oom;
         hdr = t;
         if (gzip && size > 0) {
-                if (!(t = curl_slist_append(hdr, "Content-Encoding: gzip")))
+                if (!(t = mn_curl->slist_append(hdr, "Content-Encoding: gzip")))
                         goto oom;
                 hdr = t;
         }
 
+        setup_request(h, url, ca, cert, key, REPORTER_REQUEST_TIMEOUT, reply);
         CURL *c = h->curl;
-        /* the same handle throughout: libcurl keeps the connection open between requests */
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_CAINFO, ca);
-        curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-        curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
-        curl_easy_setopt(c, CURLOPT_SSLKEY, key);
-        if (cert) {
-                curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
-                curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
-        }
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, REPORTER_CONNECT_TIMEOUT);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT, REPORTER_REQUEST_TIMEOUT);
-        curl_easy_setopt(c, CURLOPT_POST, 1L);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, size > 0 ? body : "");
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) size);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, reply);
-        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-        curl_easy_setopt(c, CURLOPT_XFERINFODATA, h);
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, reply->error);
-
-        CURLcode cr = curl_easy_perform(c);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
-        curl_slist_free_all(hdr);
-        if (cr != CURLE_OK) {
-                if (!reply->error[0])
-                        snprintf(reply->error, sizeof(reply->error), "%s", curl_easy_strerror(cr));
-                reply->status = 0;
-                return 0;
-        }
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply->status);
-        return 0;
+        mn_curl->easy_setopt(c, CURLOPT_POST, 1L);
+        mn_curl->easy_setopt(c, CURLOPT_POSTFIELDS, size > 0 ? body : "");
+        mn_curl->easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) size);
+        return perform(h, reply, hdr);
 oom:
-        curl_slist_free_all(hdr);
+        mn_curl->slist_free_all(hdr);
         return -ENOMEM;
+}
+
+int reporter_http_get(ReporterHttp *h, const char *url, const char *ca, const char *cert, const char *key,
+                      long timeout_sec, ReporterReply *reply) {
+        reply_reset(reply, true);
+        struct curl_slist *hdr = mn_curl->slist_append(NULL, "Accept: application/json");
+        if (!hdr)
+                return -ENOMEM;
+        setup_request(h, url, ca, cert, key, timeout_sec, reply);
+        mn_curl->easy_setopt(h->curl, CURLOPT_HTTPGET, 1L);
+        return perform(h, reply, hdr);
 }
 
 void reporter_reply_error_code(const ReporterReply *reply, char *buf, size_t size) {
@@ -179,46 +301,6 @@ void reporter_forget_enrollment(const char *state_dir) {
                 (void) unlink(p);
 }
 
-/* PEM of a new P-256 key (PKCS#8) and of a CSR for it with CN = host_id. */
-static int make_key_csr(const char *host_id, char **ret_key, char **ret_csr) {
-        _cleanup_free_ char *key = NULL, *csr = NULL;
-        int r = -EIO;
-        EVP_PKEY *pkey = EVP_EC_gen("P-256");
-        X509_REQ *req = X509_REQ_new();
-        X509_NAME *name = X509_NAME_new();
-        BIO *kb = BIO_new(BIO_s_mem()), *cb = BIO_new(BIO_s_mem());
-        if (!pkey || !req || !name || !kb || !cb) {
-                r = -ENOMEM;
-                goto out;
-        }
-        if (!X509_REQ_set_version(req, 0) ||
-            !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *) host_id, -1, -1, 0) ||
-            !X509_REQ_set_subject_name(req, name) || !X509_REQ_set_pubkey(req, pkey) ||
-            X509_REQ_sign(req, pkey, EVP_sha256()) <= 0)
-                goto out;
-        if (!PEM_write_bio_PrivateKey(kb, pkey, NULL, NULL, 0, NULL, NULL) || !PEM_write_bio_X509_REQ(cb, req))
-                goto out;
-        char *p;
-        long n = BIO_get_mem_data(kb, &p);
-        key = strndup(p, n);
-        n = BIO_get_mem_data(cb, &p);
-        csr = strndup(p, n);
-        if (!key || !csr) {
-                r = -ENOMEM;
-                goto out;
-        }
-        *ret_key = TAKE_PTR(key);
-        *ret_csr = TAKE_PTR(csr);
-        r = 0;
-out:
-        BIO_free(kb);
-        BIO_free(cb);
-        X509_NAME_free(name);
-        X509_REQ_free(req);
-        EVP_PKEY_free(pkey);
-        return r;
-}
-
 static int store(const char *dir, const char *file, const char *data, unsigned mode) {
         _cleanup_free_ char *p = path_join(dir, file);
         if (!p)
@@ -238,13 +320,13 @@ int reporter_enroll(ReporterHttp *h, const char *base_url, const char *conf_ca, 
                     const char *host_id, const char *host_name, const char *state_dir, char *reason,
                     size_t reason_size) {
         _cleanup_free_ char *key = NULL, *csr = NULL, *url = NULL;
-        _cleanup_free_ ReporterReply *reply = calloc(1, sizeof(ReporterReply));
+        _cleanup_(reporter_reply_freep) ReporterReply *reply = NULL;
         int r;
 
         reason[0] = 0;
-        if (!reply || asprintf(&url, "%s/v1/enroll", base_url) < 0)
+        if (reporter_reply_new(REPORTER_REPLY_MAX, &reply) < 0 || asprintf(&url, "%s/v1/enroll", base_url) < 0)
                 return -ENOMEM;
-        r = make_key_csr(host_id, &key, &csr);
+        r = reporter_make_key_csr(host_id, &key, &csr);
         if (r < 0) {
                 snprintf(reason, reason_size, "cannot make a key and CSR");
                 return r;

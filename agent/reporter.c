@@ -13,23 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "journal.h"
 #include "log.h"
 #include "macro.h"
+#include "reporter-batch.h"
 #include "reporter-internal.h"
 
 #define REPORTER_URL_MAX 1024
 
-typedef struct Batch {
-        char *data;
-        size_t size, alloc;
-        size_t n;
-        uint64_t last_sequence;
-} Batch;
+typedef ReporterBatch Batch;
 
 struct Reporter {
         sd_event_source *efd_source;
@@ -86,14 +80,14 @@ static int on_efd(sd_event_source *s, int fd, uint32_t revents, void *userdata) 
         return 0;
 }
 
-/* A record's event.sequence and whether its host.id is host_id. */
-static int record_info(const char *line, size_t len, const char *host_id, uint64_t *ret_seq, bool *ret_ours) {
+static int record_info_once(const char *line, size_t len, const char *host_id, uint64_t *ret_seq, bool *ret_ours) {
         json_tokener *t = json_tokener_new();
         if (!t)
                 return -ENOMEM;
         json_object *o = json_tokener_parse_ex(t, line, (int) len), *ev, *seq, *host, *id;
+        /* json-c before 0.17 returns NULL without an error when memory runs out */
+        int r = !o && json_tokener_get_error(t) == json_tokener_success ? -ENOMEM : -EBADMSG;
         json_tokener_free(t);
-        int r = -EBADMSG;
         if (o && json_object_object_get_ex(o, "event", &ev) && json_object_object_get_ex(ev, "sequence", &seq) &&
             json_object_get_int64(seq) > 0) {
                 *ret_seq = (uint64_t) json_object_get_int64(seq);
@@ -105,11 +99,27 @@ static int record_info(const char *line, size_t len, const char *host_id, uint64
         return r;
 }
 
+/* A record's event.sequence and whether its host.id is host_id. json-c before 0.17 also drops members and
+ * cuts strings short when memory runs out, silently: a record that does not come out as ours is read a
+ * second time, and only the same answer twice counts (else a record of this host would be passed over and
+ * never sent). */
+static int record_info(const char *line, size_t len, const char *host_id, uint64_t *ret_seq, bool *ret_ours) {
+        uint64_t seq2 = 0;
+        bool ours2 = false;
+        int r = record_info_once(line, len, host_id, ret_seq, ret_ours);
+        if (r == -ENOMEM || (r == 0 && *ret_ours))
+                return r;
+        int r2 = record_info_once(line, len, host_id, &seq2, &ours2);
+        if (r2 == -ENOMEM || r2 != r || (r == 0 && (seq2 != *ret_seq || ours2)))
+                return -ENOMEM;
+        return r;
+}
+
 /* Reads up to the batch bounds of records after `after`, in sequence order. Records of another host id
  * (a cloned image's history from before the clone) are passed over: the collector would refuse the whole
  * batch for them. Returns 1 when records were examined (b->last_sequence: the last one; b->n may be 0 when
  * all were passed over), 0 when there are none yet. */
-static int read_batch(Journal *j, const char *host_id, uint64_t after, Batch *b) {
+int reporter_read_batch(Journal *j, const char *host_id, uint64_t after, Batch *b) {
         JournalStats st;
         int r;
         b->size = b->n = 0;
@@ -170,7 +180,7 @@ static void fill(Reporter *r) {
                 return;
         /* the thread waits for batch_ready meanwhile: want_after stays */
         Batch b = {};
-        int k = read_batch(r->journal, r->host_id, after, &b);
+        int k = reporter_read_batch(r->journal, r->host_id, after, &b);
         if (k == 0) {
                 free(b.data);
                 return;         /* nothing yet: answered after a later commit (reporter_wake) */
@@ -228,49 +238,14 @@ static void post_failure(Worker *w, const char *reason) {
         (void) !write(r->efd, &one, sizeof(one));
 }
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
-}
-
 /* Sleeps until deadline or stop. Returns false on stop. */
 static bool wait_until(Reporter *r, uint64_t deadline) {
-        pthread_mutex_lock(&r->lock);
-        while (!atomic_load(&r->stop)) {
-                uint64_t now = now_usec();
-                if (now >= deadline)
-                        break;
-                struct timespec ts;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                uint64_t d = deadline - now;
-                ts.tv_sec += d / 1000000ULL;
-                ts.tv_nsec += (long) (d % 1000000ULL) * 1000L;
-                if (ts.tv_nsec >= 1000000000L) {
-                        ts.tv_sec++;
-                        ts.tv_nsec -= 1000000000L;
-                }
-                pthread_cond_timedwait(&r->cond, &r->lock, &ts);
-        }
-        bool stop = atomic_load(&r->stop);
-        pthread_mutex_unlock(&r->lock);
-        return !stop;
+        return reporter_wait_until(&r->lock, &r->cond, &r->stop, deadline);
 }
 
-/* Exponential backoff with full jitter in [backoff/2, backoff]. */
 static bool backoff(Worker *w) {
-        w->backoff_usec = w->backoff_usec ? w->backoff_usec * 2 : REPORTER_BACKOFF_MIN_USEC;
-        if (w->backoff_usec > REPORTER_BACKOFF_MAX_USEC)
-                w->backoff_usec = REPORTER_BACKOFF_MAX_USEC;
-        uint32_t rnd = 0;
-        (void) !getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK);
-        uint64_t half = w->backoff_usec / 2;
-        uint64_t delay = half + (half ? rnd % (half + 1) : 0);
-        return wait_until(w->r, now_usec() + delay);
-}
-
-static bool retryable(long status) {
-        return status == 0 || status >= 500 || status == 408 || status == 429;
+        uint64_t delay = reporter_backoff_next(&w->backoff_usec, REPORTER_BACKOFF_MAX_USEC);
+        return wait_until(w->r, reporter_now_usec() + delay);
 }
 
 /* Handles a non-200 reply. Returns false to stop the thread. */
@@ -285,7 +260,7 @@ static bool handle_error(Worker *w, const char *what) {
                 return backoff(w);
         }
         reporter_reply_error_code(reply, code, sizeof(code));
-        if (retryable(reply->status)) {
+        if (reporter_status_retryable(reply->status)) {
                 log_warning("Collector answered HTTP %ld %s to %s; retrying.", reply->status, code, what);
                 return backoff(w);
         }
@@ -352,12 +327,13 @@ static int request_batch(Reporter *r, uint64_t after, Batch *b) {
 
 static void *reporter_thread(void *userdata) {
         Reporter *r = userdata;
-        _cleanup_free_ ReporterReply *reply = calloc(1, sizeof(ReporterReply));
+        _cleanup_(reporter_reply_freep) ReporterReply *reply = NULL;
+        (void) reporter_reply_new(REPORTER_REPLY_MAX, &reply);
         Worker w = { .r = r, .reply = reply, .http.stop = &r->stop };
         Batch b = {};
         char reason[REPORTER_REASON_MAX];
 
-        w.http.curl = curl_easy_init();
+        w.http.curl = mn_curl->easy_init();
         if (!reply || !w.http.curl) {
                 log_oom();
                 goto out;
@@ -450,7 +426,7 @@ static void *reporter_thread(void *userdata) {
 out:
         free(b.data);
         if (w.http.curl)
-                curl_easy_cleanup(w.http.curl);
+                mn_curl->easy_cleanup(w.http.curl);
         return NULL;
 }
 
@@ -503,8 +479,8 @@ int reporter_new(sd_event *e, const ReporterOptions *o, const ReporterCallbacks 
         int k = sd_event_add_io(e, &r->efd_source, r->efd, EPOLLIN, on_efd, r);
         if (k < 0)
                 return k;
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-                return -EIO;
+        if ((k = mn_curl_load()) < 0)
+                return k;
         k = pthread_create(&r->thread, NULL, reporter_thread, r);
         if (k != 0)
                 return -k;

@@ -145,13 +145,9 @@ static void record_decision(UsbWatch *w, Tracked *t, const MnEnforceResult *res,
                 mn_event_set_string(mg, "lockout", t->lockout.reason);
                 mn_event_set_string(mg, "policy_decision", policy_verdict_to_string(t->lockout.original_verdict));
         }
-        if (d->audit) {
-                json_object *type = json_object_new_array();
-                json_object_array_add(type, json_object_new_string("info"));
-                json_object_object_add(mn_event_section(ev, "event"), "type", type);
-                mn_event_set_string(mg, "would", d->verdict == VERDICT_BLOCK || d->verdict == VERDICT_PARTIAL
-                                                         ? "block" : policy_verdict_to_string(d->verdict));
-        }
+        if (d->audit)
+                mn_event_set_audit(ev, d->verdict == VERDICT_BLOCK || d->verdict == VERDICT_PARTIAL
+                                               ? "block" : policy_verdict_to_string(d->verdict));
         if (enforce_error < 0)
                 mn_event_set_string(mg, "error", strerror(-enforce_error));
         manager_log(w->m, ev, w->subject ? w->subject_uid : (uid_t) -1, NULL);

@@ -4,7 +4,7 @@
 #include "write-audit-internal.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,16 +16,13 @@
 /* Bytes read at a time. */
 #define HASH_CHUNK (256 * 1024)
 
-/* OpenSSL's SHA-256 uses the CPU's SHA extensions: ~1.3 GB/s here against libsodium's portable
- * ~0.1-0.2 GB/s, and a file is held open (its medium busy) while it is read. */
-static void hash_file(HashJob *job, EVP_MD_CTX *ctx, uint8_t *buf, const bool *stop, pthread_mutex_t *lock) {
-        unsigned len = 0;
+/* Nettle's SHA-256 uses the CPU's SHA extensions (as OpenSSL's: ~1.3 GB/s here against libsodium's
+ * portable ~0.1-0.2 GB/s), and a file is held open (its medium busy) while it is read. */
+static void hash_file(HashJob *job, uint8_t *buf, const bool *stop, pthread_mutex_t *lock) {
+        struct sha256_ctx ctx;
         uint64_t off = 0;
 
-        if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-                job->error = -EIO;
-                return;
-        }
+        sha256_init(&ctx);
         for (;;) {
                 ssize_t n = pread(job->fd, buf, HASH_CHUNK, (off_t) off);
                 if (n < 0) {
@@ -43,10 +40,7 @@ static void hash_file(HashJob *job, EVP_MD_CTX *ctx, uint8_t *buf, const bool *s
                         job->bytes = off;
                         return;
                 }
-                if (EVP_DigestUpdate(ctx, buf, (size_t) n) != 1) {
-                        job->error = -EIO;
-                        return;
-                }
+                sha256_update(&ctx, (size_t) n, buf);
 
                 pthread_mutex_lock(lock);
                 bool s = *stop;
@@ -56,17 +50,14 @@ static void hash_file(HashJob *job, EVP_MD_CTX *ctx, uint8_t *buf, const bool *s
                         return;
                 }
         }
-        if (EVP_DigestFinal_ex(ctx, job->digest, &len) != 1 || len != SHA256_LEN) {
-                job->error = -EIO;
-                return;
-        }
+        _Static_assert(SHA256_LEN == SHA256_DIGEST_SIZE, "digest size");
+        sha256_digest(&ctx, SHA256_DIGEST_SIZE, job->digest);
         job->bytes = off;
 }
 
 static void *worker_main(void *userdata) {
         HashWorker *w = userdata;
         _cleanup_free_ uint8_t *buf = malloc(HASH_CHUNK);
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
         for (;;) {
                 Record *r;
@@ -83,8 +74,8 @@ static void *worker_main(void *userdata) {
                 w->todo_n--;
                 pthread_mutex_unlock(&w->lock);
 
-                if (buf && ctx)
-                        hash_file(&r->job, ctx, buf, &w->stop, &w->lock);
+                if (buf)
+                        hash_file(&r->job, buf, &w->stop, &w->lock);
                 else
                         r->job.error = -ENOMEM;
                 close(r->job.fd);
@@ -98,7 +89,6 @@ static void *worker_main(void *userdata) {
                 uint64_t one = 1;
                 (void) !write(w->efd, &one, sizeof(one));
         }
-        EVP_MD_CTX_free(ctx);
         return NULL;
 }
 

@@ -76,6 +76,7 @@ struct MnWriteAuditMedium {
         dev_t fs_dev;              /* st_dev of its files */
         dev_t devnum;
         char *devnode, *rule;
+        json_object *device;       /* the medium's device fields for events, or NULL */
         int fid_fd;                /* FID group: filesystem mark, or (FUSE) inode marks on directories */
         int fd_fd;                 /* FUSE: fd-mode group with a mount mark for close-writes; else -1 */
         sd_event_source *fid_source, *fd_source;

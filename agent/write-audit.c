@@ -149,6 +149,7 @@ static void emit(MnWriteAudit *a, Record *r) {
                 mn_event_set_int(dev, "major", major(m->devnum));
                 mn_event_set_int(dev, "minor", minor(m->devnum));
         }
+        (void) mn_event_add_fields(dev, m->device);
         mn_event_set_untrusted(mn_event_section(ev, "mount"), "point", m->mount_point);
         if (m->rule)
                 mn_event_set_untrusted(mn_event_section(ev, "mnguard"), "rule", m->rule);
@@ -239,6 +240,7 @@ static void medium_free(MnWriteAuditMedium *m) {
         free(m->mount_point);
         free(m->devnode);
         free(m->rule);
+        json_object_put(m->device);
         free(m->cached_dir);
         free(m);
 }
@@ -375,7 +377,10 @@ int mn_write_audit_add(MnWriteAudit *a, const MnWriteAuditMediumInfo *info, MnWr
         m->mount_point = strdup(info->mount_point);
         m->devnode = info->devnode ? strdup(info->devnode) : NULL;
         m->rule = info->rule ? strndup(info->rule, MN_WRITE_AUDIT_RULE_MAX) : NULL;
-        if (!m->mount_point || (info->devnode && !m->devnode) || (info->rule && !m->rule)) {
+        if (info->device && json_object_deep_copy(info->device, &m->device, NULL) < 0)
+                m->device = NULL;
+        if (!m->mount_point || (info->devnode && !m->devnode) || (info->rule && !m->rule) ||
+            (info->device && !m->device)) {
                 medium_free(m);
                 return -ENOMEM;
         }

@@ -60,6 +60,8 @@ typedef struct MnWriteAuditMediumInfo {
         dev_t devnum;              /* the block device, for events (0: unknown) */
         const char *devnode;       /* for events, may be NULL */
         const char *rule;          /* the rule that allowed it, may be NULL */
+        json_object *device;       /* fields added to the events' "device" section (the medium's vendor,
+                                    * product, serial …: mn_event_add_fields()), may be NULL; copied */
 } MnWriteAuditMediumInfo;
 
 typedef struct MnWriteAuditSummary {

@@ -48,15 +48,15 @@ int hash_from_hex(const char *s, size_t n, uint8_t out[static SHA256_SIZE]) {
         return 0;
 }
 
-void record_chain_hash(const char prev_hex[static 64], const char *body, size_t len, uint8_t out[static SHA256_SIZE]) {
+int record_chain_hash(const char prev_hex[static 64], const char *body, size_t len, uint8_t out[static SHA256_SIZE]) {
         gnutls_hash_hd_t h;
-        if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0) {
-                memset(out, 0, SHA256_SIZE);
-                return;
-        }
+        /* it allocates: a failure is not a digest (a zero digest would flag the record as modified) */
+        if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+                return -ENOMEM;
         gnutls_hash(h, prev_hex, 64);
         gnutls_hash(h, body, len);
         gnutls_hash_deinit(h, out);
+        return 0;
 }
 
 void record_done(IngestRecord *r) {
@@ -85,13 +85,15 @@ static const char *string_member(json_object *o, const char *a, const char *b, s
         return json_object_get_string(v);
 }
 
-/* A copy for an index column, or NULL when absent or too long (the record itself keeps it). */
-static char *column_copy(json_object *o, const char *a, const char *b, size_t max) {
+/* A copy for an index column in *ret, NULL when absent or too long (the record itself keeps it); -ENOMEM. */
+static int column_copy(json_object *o, const char *a, const char *b, size_t max, char **ret) {
         size_t n = 0;
         const char *s = string_member(o, a, b, &n);
+        *ret = NULL;
         if (!s || n == 0 || n > max || memchr(s, 0, n))
-                return NULL;
-        return strndup(s, n);
+                return 0;
+        *ret = strndup(s, n);
+        return *ret ? 0 : -ENOMEM;
 }
 
 /* Whether line is body with "hash":"<hex>" inserted as a member (with its comma). hash_hex is the
@@ -126,7 +128,8 @@ _printf_(3, 4) static int fail(char *errbuf, size_t errsize, const char *fmt, ..
         return -EBADMSG;
 }
 
-static int parse_with(json_tokener *tok, const char *line, size_t len, bool fast, IngestRecord *ret, char *ret_host_id,
+/* The json-c path of parse_with(). */
+static int parse_json(json_tokener *tok, const char *line, size_t len, IngestRecord *ret, char *ret_host_id,
                       char **ret_host_name, char *errbuf, size_t errsize) {
         _cleanup_(json_object_putp) json_object *o = NULL;
         _cleanup_free_ char *body = NULL;
@@ -135,17 +138,10 @@ static int parse_with(json_tokener *tok, const char *line, size_t len, bool fast
         const char *s;
         int r;
 
-        if (len > BATCH_LINE_MAX)
-                return fail(errbuf, errsize, "longer than %u bytes", BATCH_LINE_MAX);
-        if (memchr(line, 0, len))
-                return fail(errbuf, errsize, "contains a NUL byte");
-        if (fast) {
-                r = record_parse_fast(line, len, ret, ret_host_id, ret_host_name);
-                if (r != -EAGAIN)
-                        return r;
-        }
         json_tokener_reset(tok);
         o = json_tokener_parse_ex(tok, line, (int) len);
+        if (!o && json_tokener_get_error(tok) == json_tokener_success)
+                return -ENOMEM; /* json-c before 0.17 when memory runs out */
         if (!o || json_tokener_get_error(tok) != json_tokener_success || (size_t) json_tokener_get_parse_end(tok) != len)
                 return fail(errbuf, errsize, "not valid JSON (%s)",
                             json_tokener_error_desc(json_tokener_get_error(tok) == json_tokener_success
@@ -155,7 +151,7 @@ static int parse_with(json_tokener *tok, const char *line, size_t len, bool fast
                 return fail(errbuf, errsize, "not a JSON object");
 
         s = string_member(o, "host", "id", &n);
-        if (!s || !host_id_is_valid(s))
+        if (!s || n != HOST_ID_LEN || !host_id_is_valid(s)) /* n, not strlen: "\u0000" cuts s short */
                 return fail(errbuf, errsize, "host.id missing or not 32 lowercase hex digits");
         memcpy(ret_host_id, s, HOST_ID_LEN + 1);
 
@@ -201,11 +197,15 @@ static int parse_with(json_tokener *tok, const char *line, size_t len, bool fast
         if (!line_is_body_plus_hash(line, len, body, body_len, hash_hex))
                 return fail(errbuf, errsize, "not in canonical form (docs/journal.md: sorted keys, no spaces, "
                                              "integers only)");
-        record_chain_hash(prev_hex, body, body_len, rec.digest);
+        if ((r = record_chain_hash(prev_hex, body, body_len, rec.digest)) < 0)
+                return r;
         rec.hash_ok = memcmp(rec.digest, rec.hash, SHA256_SIZE) == 0;
 
-        rec.user_name = column_copy(o, "user", "name", USER_NAME_MAX);
-        rec.dev_serial = column_copy(o, "device", "serial", DEVICE_SERIAL_MAX);
+        if ((r = column_copy(o, "user", "name", USER_NAME_MAX, &rec.user_name)) < 0 ||
+            (r = column_copy(o, "device", "serial", DEVICE_SERIAL_MAX, &rec.dev_serial)) < 0) {
+                record_done(&rec);
+                return r;
+        }
         size_t nv = 0, np = 0;
         const char *vendor = string_member(o, "device", "vendor", &nv), *product = string_member(o, "device", "product", &np);
         if (vendor && product && nv == 4 && np == 4) {
@@ -217,8 +217,17 @@ static int parse_with(json_tokener *tok, const char *line, size_t len, bool fast
                 if (!device_is_vidpid(vp, rec.dev_vidpid))
                         rec.dev_vidpid[0] = 0;
         }
-        if (ret_host_name) {
-                *ret_host_name = column_copy(o, "host", "name", HOST_NAME_MAX_BYTES);
+        v = member(o, "mnguard", "policy_serial");
+        if (v && json_object_is_type(v, json_type_int) && json_object_get_int64(v) > 0)
+                rec.policy_serial = (uint64_t) json_object_get_int64(v);
+        s = string_member(o, "mnguard", "version", &n);
+        if (streq(rec.action, "agent-started") && s && agent_version_is_valid(s, n)) {
+                memcpy(rec.agent_version, s, n);
+                rec.agent_version[n] = 0;
+        }
+        if (ret_host_name && (r = column_copy(o, "host", "name", HOST_NAME_MAX_BYTES, ret_host_name)) < 0) {
+                record_done(&rec);
+                return r;
         }
         rec.json = strndup(line, len);
         if (!rec.json) {
@@ -228,6 +237,43 @@ static int parse_with(json_tokener *tok, const char *line, size_t len, bool fast
         rec.json_len = len;
         *ret = rec;
         return 0;
+}
+
+static int parse_with(json_tokener *tok, const char *line, size_t len, bool fast, IngestRecord *ret, char *ret_host_id,
+                      char **ret_host_name, char *errbuf, size_t errsize) {
+        char again[BATCH_ERROR_MAX], hid[HOST_ID_LEN + 1];
+        IngestRecord rec = {};
+        char *name = NULL;
+        int r;
+
+        if (len > BATCH_LINE_MAX)
+                return fail(errbuf, errsize, "longer than %u bytes", BATCH_LINE_MAX);
+        if (memchr(line, 0, len))
+                return fail(errbuf, errsize, "contains a NUL byte");
+        if (fast) {
+                r = record_parse_fast(line, len, ret, ret_host_id, ret_host_name);
+                if (r != -EAGAIN)
+                        return r;
+        }
+        r = parse_json(tok, line, len, ret, ret_host_id, ret_host_name, errbuf, errsize);
+        if (r != -EBADMSG)
+                return r;
+        /* json-c before 0.17 says nothing when memory runs out while parsing: it drops members and cuts
+         * strings short. A refused line is parsed a second time, and only the same refusal twice is the
+         * line's fault (a valid batch refused with 400 would not be sent again as it is). */
+        if (errsize > sizeof(again))
+                errsize = sizeof(again);
+        r = parse_json(tok, line, len, &rec, hid, ret_host_name ? &name : NULL, again, errsize);
+        if (r == 0) {
+                *ret = rec;
+                memcpy(ret_host_id, hid, sizeof(hid));
+                if (ret_host_name)
+                        *ret_host_name = name;
+                return 0;
+        }
+        if (r == -EBADMSG && strncmp(again, errbuf, errsize) == 0)
+                return r;
+        return -ENOMEM;
 }
 
 static json_tokener *tokener_new(void) {

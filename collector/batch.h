@@ -45,7 +45,7 @@ int record_parse_full(const char *line, size_t len, IngestRecord *ret, char *ret
                       char *errbuf, size_t errsize);
 void record_done(IngestRecord *r);
 
-/* sha256(prev_hash as 64 hex || body) as the journal computes it. */
-void record_chain_hash(const char prev_hex[static 64], const char *body, size_t len, uint8_t out[static SHA256_SIZE]);
+/* sha256(prev_hash as 64 hex || body) as the journal computes it. -ENOMEM when GnuTLS could not start one. */
+int record_chain_hash(const char prev_hex[static 64], const char *body, size_t len, uint8_t out[static SHA256_SIZE]);
 void hash_to_hex(const uint8_t h[static SHA256_SIZE], char out[static 65]);
 int hash_from_hex(const char *s, size_t n, uint8_t out[static SHA256_SIZE]);

@@ -212,6 +212,7 @@ static int check_and_store(Storage *s, StorageTxn *t, HostState *st, IngestRecor
                         return r;
         }
         res->n_stored = n_fresh;
+        host_state_observe(st, fresh, n_fresh, st->last_sequence);
 
         /* New state. */
         bool fast = st->contiguous_sequence == st->last_sequence;
@@ -312,6 +313,7 @@ int storage_bulk_insert(Storage *s, const char *host_id, IngestRecord *const *re
                 host_state_done(&st);
                 return r;
         }
+        host_state_observe(&st, records, n, st.last_sequence);
         if (st.first_sequence == 0 || records[0]->sequence < st.first_sequence)
                 st.first_sequence = records[0]->sequence;
         if (records[n - 1]->sequence > st.last_sequence)

@@ -27,6 +27,7 @@ void collector_conf_clear(CollectorConf *c) {
         free(c->listen);
         free(c->dir);
         free(c->storage);
+        free(c->console_dir);
         *c = (CollectorConf) {};
 }
 
@@ -68,6 +69,8 @@ int collector_conf_set(CollectorConf *c, const char *key, const char *value) {
                 return set_unsigned(&c->request_timeout_sec, value, 1, 3600);
         if (streq(key, "cert-days"))
                 return set_unsigned(&c->cert_days, value, 1, CERT_VALIDITY_DAYS_MAX);
+        if (streq(key, "console-dir"))
+                return set_string(&c->console_dir, value);
         return -ENOENT;
 }
 
@@ -107,7 +110,7 @@ int collector_conf_load(const char *path, CollectorConf *c) {
                 r = collector_conf_set(c, k->value, v->value);
                 if (r == -ENOENT) {
                         fprintf(stderr, "%s:%u:%u: error: unknown setting '%s' (expected listen, dir, storage, threads, "
-                                        "connection-limit, per-ip-limit, idle-timeout, request-timeout, cert-days)\n",
+                                        "connection-limit, per-ip-limit, idle-timeout, request-timeout, cert-days, console-dir)\n",
                                 path, k->line, k->column, k->value);
                         bad++;
                 } else if (r < 0) {
@@ -146,5 +149,6 @@ void collector_conf_server(const CollectorConf *c, ServerConfig *ret) {
                 .idle_timeout_sec = c->idle_timeout_sec,
                 .request_timeout_sec = c->request_timeout_sec,
                 .cert_days = c->cert_days,
+                .console_dir = c->console_dir ?: COLLECTOR_CONSOLE_DIR_DEFAULT,
         };
 }

@@ -12,6 +12,9 @@
 #define COLLECTOR_CONF_DEFAULT "/etc/mnguard/collector.conf"
 #define COLLECTOR_LISTEN_DEFAULT "0.0.0.0:8443"
 #define COLLECTOR_DB_FILE "collector.db"
+#ifndef COLLECTOR_CONSOLE_DIR_DEFAULT
+#define COLLECTOR_CONSOLE_DIR_DEFAULT "/usr/share/mnguard/console"
+#endif
 #define COLLECTOR_CONF_MAX_SIZE (64u * 1024u)
 
 typedef struct CollectorConf {
@@ -24,6 +27,7 @@ typedef struct CollectorConf {
         unsigned idle_timeout_sec;
         unsigned request_timeout_sec;
         unsigned cert_days;
+        char *console_dir;              /* NULL: COLLECTOR_CONSOLE_DIR_DEFAULT; "": no console pages */
 } CollectorConf;
 
 void collector_conf_defaults(CollectorConf *c);

@@ -60,3 +60,7 @@ int verb_revoke(int argc, char *argv[]);
 int verb_hosts(int argc, char *argv[]);
 int verb_query(int argc, char *argv[]);
 int verb_alerts(int argc, char *argv[]);
+int verb_operator(int argc, char *argv[]);
+int verb_policy(int argc, char *argv[]);
+int verb_ticket(int argc, char *argv[]);
+int verb_assign_group(int argc, char *argv[]);

@@ -26,6 +26,10 @@ static const Verb verbs[] = {
         { "hosts", verb_hosts, "list hosts: last seen, last sequence, chain state" },
         { "query", verb_query, "event history (filters as mnguardctl events)" },
         { "alerts", verb_alerts, "chain alerts: gaps, broken links, forged hashes" },
+        { "operator", verb_operator, "accounts of the responder console: add, list, remove" },
+        { "policy", verb_policy, "publish a signed policy to a group of terminals; list published ones" },
+        { "ticket", verb_ticket, "queue a signed exception ticket for a terminal" },
+        { "assign-group", verb_assign_group, "move terminals to a policy group" },
 };
 
 static void usage(FILE *f) {

@@ -29,6 +29,8 @@ json_object *host_to_json(const HostState *h) {
         json_object_object_add(o, "events", json_object_new_uint64(h->n_events));
         json_object_object_add(o, "chain", json_object_new_string(chain_state_to_string(host_chain_state(h))));
         json_object_object_add(o, "chain_alerts", json_object_new_uint64(h->n_broken));
+        json_object_object_add(o, "agent_version", h->agent_version[0] ? json_object_new_string(h->agent_version) : NULL);
+        json_object_object_add(o, "policy_serial", h->policy_serial ? json_object_new_uint64(h->policy_serial) : NULL);
         return o;
 }
 
@@ -46,6 +48,19 @@ json_object *alert_to_json(const AlertRecord *a) {
         json_object_object_add(o, "detail", json_object_new_string(a->detail));
         if (a->body)
                 json_object_object_add(o, "record", json_object_new_string_len(a->body, (int) a->body_len));
+        return o;
+}
+
+json_object *policy_record_to_json(const PolicyRecord *p) {
+        json_object *o = json_object_new_object();
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "group", json_object_new_string(p->group));
+        json_object_object_add(o, "serial", json_object_new_uint64(p->serial));
+        json_object_object_add(o, "name", json_object_new_string(p->name));
+        json_object_object_add(o, "key_id", json_object_new_string(p->key_id));
+        json_object_object_add(o, "published", time_or_null(p->published_usec));
+        json_object_object_add(o, "published_by", json_object_new_string(p->published_by));
         return o;
 }
 

@@ -14,6 +14,8 @@
 
 json_object *host_to_json(const HostState *h);
 json_object *alert_to_json(const AlertRecord *a);
+/* Without data: group, serial, name, key_id, published, published_by. */
+json_object *policy_record_to_json(const PolicyRecord *p);
 
 /* "now", "7d"/"12h"/"30m"/"45s"/"2w" ago, a local date "2026-11-26" (midnight), or RFC 3339
  * ("2026-11-26T09:00:00+09:00", "…Z") — as mnguardctl events takes them. */

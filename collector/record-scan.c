@@ -29,7 +29,8 @@ typedef enum Slot {
         SLOT_TIMESTAMP = SCAN_TIMESTAMP, SLOT_SEQUENCE = SCAN_SEQUENCE, SLOT_ACTION = SCAN_ACTION,
         SLOT_HOST_ID = SCAN_HOST_ID, SLOT_HOST_NAME = SCAN_HOST_NAME, SLOT_USER_NAME = SCAN_USER_NAME,
         SLOT_SERIAL = SCAN_SERIAL, SLOT_VENDOR = SCAN_VENDOR, SLOT_PRODUCT = SCAN_PRODUCT,
-        SLOT_PREV_HASH = SCAN_PREV_HASH, SLOT_HASH = SCAN_HASH,
+        SLOT_PREV_HASH = SCAN_PREV_HASH, SLOT_HASH = SCAN_HASH, SLOT_POLICY_SERIAL = SCAN_POLICY_SERIAL,
+        SLOT_VERSION = SCAN_VERSION,
 } Slot;
 
 static Slot slot_of(const char *top, size_t top_len, const char *key, size_t key_len) {
@@ -46,7 +47,9 @@ static Slot slot_of(const char *top, size_t top_len, const char *key, size_t key
                 return IS(key, key_len, "serial") ? SLOT_SERIAL : IS(key, key_len, "vendor") ? SLOT_VENDOR
                      : IS(key, key_len, "product") ? SLOT_PRODUCT : SLOT_NONE;
         if (IS(top, top_len, "mnguard"))
-                return IS(key, key_len, "prev_hash") ? SLOT_PREV_HASH : IS(key, key_len, "hash") ? SLOT_HASH : SLOT_NONE;
+                return IS(key, key_len, "prev_hash") ? SLOT_PREV_HASH : IS(key, key_len, "hash") ? SLOT_HASH
+                     : IS(key, key_len, "policy_serial") ? SLOT_POLICY_SERIAL : IS(key, key_len, "version") ? SLOT_VERSION
+                     : SLOT_NONE;
         return SLOT_NONE;
 #undef IS
 }
@@ -222,7 +225,7 @@ static int scan_value(Scanner *s, const char *top, size_t top_len, Slot slot) {
                 r = scan_string(s, &v, &n, &escaped);
                 if (r < 0)
                         return r;
-                if (slot != SLOT_NONE && slot != SLOT_SEQUENCE) {
+                if (slot != SLOT_NONE && slot != SLOT_SEQUENCE && slot != SLOT_POLICY_SERIAL) {
                         if (escaped)
                                 return -EINVAL;         /* index columns need the plain text: the slow path */
                         s->f->values[slot] = (ScanSpan) { v, n };
@@ -236,7 +239,7 @@ static int scan_value(Scanner *s, const char *top, size_t top_len, Slot slot) {
                 return literal(s, "null");
         default:
                 r = scan_number(s, &v, &n);
-                if (r >= 0 && slot == SLOT_SEQUENCE)
+                if (r >= 0 && (slot == SLOT_SEQUENCE || slot == SLOT_POLICY_SERIAL))
                         s->f->values[slot] = (ScanSpan) { v, n };
                 return r;
         }
@@ -254,10 +257,13 @@ int record_scan(const char *line, size_t len, ScanFields *ret) {
         return 0;
 }
 
-static char *span_dup(ScanSpan v, size_t max) {
+/* A copy for an index column in *ret, NULL when absent or too long; -ENOMEM. */
+static int span_dup(ScanSpan v, size_t max, char **ret) {
+        *ret = NULL;
         if (!v.p || v.n == 0 || v.n > max || memchr(v.p, 0, v.n))
-                return NULL;
-        return strndup(v.p, v.n);
+                return 0;
+        *ret = strndup(v.p, v.n);
+        return *ret ? 0 : -ENOMEM;
 }
 
 /* The fast path (record-scan.c): -EAGAIN when the line is not proven canonical or a member is missing or
@@ -303,8 +309,11 @@ int record_parse_fast(const char *line, size_t len, IngestRecord *ret, char *ret
         gnutls_hash_deinit(h, rec.digest);
         rec.hash_ok = memcmp(rec.digest, rec.hash, SHA256_SIZE) == 0;
 
-        rec.user_name = span_dup(v[SCAN_USER_NAME], USER_NAME_MAX);
-        rec.dev_serial = span_dup(v[SCAN_SERIAL], DEVICE_SERIAL_MAX);
+        if (span_dup(v[SCAN_USER_NAME], USER_NAME_MAX, &rec.user_name) < 0 ||
+            span_dup(v[SCAN_SERIAL], DEVICE_SERIAL_MAX, &rec.dev_serial) < 0) {
+                record_done(&rec);
+                return -ENOMEM;
+        }
         if (v[SCAN_VENDOR].n == 4 && v[SCAN_PRODUCT].n == 4) {
                 char vp[10];
                 memcpy(vp, v[SCAN_VENDOR].p, 4);
@@ -314,8 +323,20 @@ int record_parse_fast(const char *line, size_t len, IngestRecord *ret, char *ret
                 if (!device_is_vidpid(vp, rec.dev_vidpid))
                         rec.dev_vidpid[0] = 0;
         }
-        if (ret_host_name)
-                *ret_host_name = span_dup(v[SCAN_HOST_NAME], HOST_NAME_MAX_BYTES);
+        if (v[SCAN_POLICY_SERIAL].n > 0 && v[SCAN_POLICY_SERIAL].p[0] != '-') {
+                memcpy(hex, v[SCAN_POLICY_SERIAL].p, v[SCAN_POLICY_SERIAL].n);
+                hex[v[SCAN_POLICY_SERIAL].n] = 0;
+                if (parse_u64(hex, &rec.policy_serial) < 0)
+                        rec.policy_serial = 0;
+        }
+        if (streq(rec.action, "agent-started") && agent_version_is_valid(v[SCAN_VERSION].p, v[SCAN_VERSION].n)) {
+                memcpy(rec.agent_version, v[SCAN_VERSION].p, v[SCAN_VERSION].n);
+                rec.agent_version[v[SCAN_VERSION].n] = 0;
+        }
+        if (ret_host_name && span_dup(v[SCAN_HOST_NAME], HOST_NAME_MAX_BYTES, ret_host_name) < 0) {
+                record_done(&rec);
+                return -ENOMEM;
+        }
         rec.json = strndup(line, len);
         if (!rec.json) {
                 record_done(&rec);

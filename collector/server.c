@@ -8,6 +8,7 @@
 #include <gnutls/gnutls.h>
 #include <json-c/json.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,13 +17,31 @@
 #include <time.h>
 
 #include "batch.h"
+#include "console.h"
 #include "fileio.h"
 #include "gzip.h"
 #include "log.h"
+#include "publish.h"
 #include "strutil.h"
 
 /* TLS 1.2 and 1.3 only, GnuTLS's secure defaults otherwise. */
 #define SERVER_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
+#define POLICY_BODY_MAX (3u * 1024u * 1024u)   /* POST /v1/policy: a 1 MiB policy and its signature in base64 */
+#define TICKET_BODY_MAX (64u * 1024u)
+
+/* A request held open by server_wait() (in its RequestState). */
+typedef struct Waiter {
+        struct MHD_Connection *connection;
+        char group[GROUP_NAME_MAX + 1];
+        uint64_t serial;                /* wake when the group's newest serial is above */
+        int64_t tickets_seen;           /* wake when a ticket with a higher id is queued (any host: rare) */
+        uint64_t deadline_usec;         /* monotonic; 0 until server_wait_begin() */
+        bool queued, counted;           /* counted: in n_polls until the request completes */
+        struct Waiter *prev, *next;
+} Waiter;
+
+#define SERVER_STOP_ANSWER_USEC 3000000u        /* at stop, how long held requests get to be answered */
+
 /* Chunked bodies cannot be refused before they are read: up to this many bytes past a route's limit are
  * read and dropped to answer 413; beyond, the connection is closed. */
 #define BODY_DISCARD_MAX (1024u * 1024u)
@@ -35,6 +54,21 @@ struct Server {
         char *key_pem, *cert_pem;
         uint16_t port;
         atomic_uint n_connections;      /* open connections, counted by on_connection() */
+        Console *console;               /* the responder console (console.c) */
+        SignPublicKey *trusted;         /* DIR/policy-signing.pub */
+        size_t n_trusted;
+
+        /* long-poll: the waiting requests and what the database last said was published */
+        pthread_mutex_t wait_lock;
+        pthread_cond_t wait_cond;
+        Waiter *waiters;
+        size_t n_waiters;
+        size_t n_polls;                 /* requests that waited and are not complete */
+        PublishedState published;       /* under wait_lock */
+        uint64_t generation;            /* bumped whenever published changes */
+        bool check_now, stopping, wait_init;
+        pthread_t watcher;
+        bool watcher_started;
 };
 
 typedef struct Route {
@@ -52,6 +86,21 @@ static const Route routes[] = {
         { "GET", "/v1/hosts", AUTH_OPERATOR, 0, api_hosts },
         { "GET", "/v1/alerts", AUTH_OPERATOR, 0, api_alerts },
         { "GET", "/v1/health", AUTH_ANY, 0, api_health },
+        /* the responder console (docs/console.md): its files, and its endpoints for a signed-in operator */
+        { "GET", "/", AUTH_NONE, 0, console_root },
+        { "GET", "/console", AUTH_NONE, 0, console_root },
+        { "GET", "/console/*", AUTH_NONE, 0, console_static },
+        { "POST", "/v1/console/login", AUTH_NONE, CONSOLE_LOGIN_BODY_MAX, api_console_login },
+        { "POST", "/v1/console/logout", AUTH_OPERATOR, 0, api_console_logout },
+        { "GET", "/v1/console/session", AUTH_OPERATOR, 0, api_console_session },
+        { "GET", "/v1/console/hosts", AUTH_OPERATOR, 0, api_console_hosts },
+        { "GET", "/v1/console/serials", AUTH_OPERATOR, 0, api_console_serials },
+        { "GET", "/v1/console/access", AUTH_OPERATOR, 0, api_console_access },
+        { "GET", "/v1/console/export", AUTH_OPERATOR, 0, api_console_export },
+        { "GET", "/v1/policy", AUTH_HOST, 0, api_policy_get },
+        { "POST", "/v1/policy", AUTH_ADMIN, POLICY_BODY_MAX, api_policy_publish },
+        { "GET", "/v1/policies", AUTH_OPERATOR, 0, api_policies },
+        { "POST", "/v1/tickets", AUTH_ADMIN, TICKET_BODY_MAX, api_ticket_queue },
 };
 
 /* Per connection: the verified certificate (verified once; the certs table is asked on every request,
@@ -71,6 +120,7 @@ typedef struct RequestState {
         size_t discarded;
         bool too_large;
         uint64_t started_usec;
+        Waiter waiter;
 } RequestState;
 
 uint64_t now_realtime_usec(void) {
@@ -88,6 +138,9 @@ uint64_t now_monotonic_usec(void) {
 Storage *server_storage(Server *srv) {
         return srv->storage;
 }
+Console *server_console(Server *srv) {
+        return srv->console;
+}
 Ca *server_ca(Server *srv) {
         return srv->ca;
 }
@@ -96,6 +149,140 @@ const ServerConfig *server_config(Server *srv) {
 }
 uint16_t server_port(Server *srv) {
         return srv->port;
+}
+const SignPublicKey *server_trusted_keys(Server *srv, size_t *ret_n) {
+        *ret_n = srv->n_trusted;
+        return srv->trusted;
+}
+
+/* ---- long-poll ---- */
+
+static uint64_t published_serial(const PublishedState *p, const char *group) {
+        for (size_t i = 0; i < p->n_groups; i++)
+                if (streq(p->groups[i], group))
+                        return p->serials[i];
+        return 0;
+}
+
+static void waiter_unlink_locked(Server *srv, Waiter *w) {
+        if (!w->queued)
+                return;
+        if (w->prev)
+                w->prev->next = w->next;
+        else
+                srv->waiters = w->next;
+        if (w->next)
+                w->next->prev = w->prev;
+        w->prev = w->next = NULL;
+        w->queued = false;
+        srv->n_waiters--;
+}
+
+static void waiter_resume_locked(Server *srv, Waiter *w) {
+        waiter_unlink_locked(srv, w);
+        MHD_resume_connection(w->connection);
+}
+
+uint64_t server_wait_begin(Server *srv, const Request *req, unsigned wait_sec) {
+        Waiter *w = req->waiter;
+        if (w->deadline_usec == 0)
+                w->deadline_usec = req->started_usec + (uint64_t) (wait_sec < POLICY_WAIT_MAX_SEC ? wait_sec : POLICY_WAIT_MAX_SEC) * 1000000u;
+        pthread_mutex_lock(&srv->wait_lock);
+        uint64_t g = srv->generation;
+        pthread_mutex_unlock(&srv->wait_lock);
+        return g;
+}
+
+int server_wait(Server *srv, const Request *req, uint64_t generation, const char *group, uint64_t serial) {
+        Waiter *w = req->waiter;
+        int r;
+        pthread_mutex_lock(&srv->wait_lock);
+        if (srv->stopping || now_monotonic_usec() >= w->deadline_usec)
+                r = 0;
+        else if (srv->generation != generation)
+                r = -EAGAIN;
+        else {
+                w->connection = req->connection;
+                snprintf(w->group, sizeof(w->group), "%s", group);
+                w->serial = serial;
+                w->tickets_seen = srv->published.last_ticket_id;
+                w->prev = NULL;
+                w->next = srv->waiters;
+                if (srv->waiters)
+                        srv->waiters->prev = w;
+                srv->waiters = w;
+                w->queued = true;
+                srv->n_waiters++;
+                if (!w->counted) {
+                        w->counted = true;
+                        srv->n_polls++;
+                }
+                /* under the lock: the watcher cannot resume it before it is suspended */
+                MHD_suspend_connection(req->connection);
+                r = SERVER_SUSPENDED;
+        }
+        pthread_mutex_unlock(&srv->wait_lock);
+        return r;
+}
+
+void server_published(Server *srv) {
+        pthread_mutex_lock(&srv->wait_lock);
+        srv->check_now = true;
+        pthread_cond_signal(&srv->wait_cond);
+        pthread_mutex_unlock(&srv->wait_lock);
+}
+
+static bool published_changed(const PublishedState *a, const PublishedState *b) {
+        if (a->n_groups != b->n_groups || a->last_ticket_id != b->last_ticket_id)
+                return true;
+        for (size_t i = 0; i < a->n_groups; i++)
+                if (published_serial(b, a->groups[i]) != a->serials[i])
+                        return true;
+        return false;
+}
+
+/* Asks the database what is published every SERVER_WATCH_INTERVAL_USEC (or at once after a publish here),
+ * wakes the requests it concerns, and ends those whose time is up. */
+static void *watcher_thread(void *userdata) {
+        Server *srv = userdata;
+        bool storage_ok = true;
+        pthread_mutex_lock(&srv->wait_lock);
+        while (!srv->stopping) {
+                if (!srv->check_now) {
+                        struct timespec ts;
+                        clock_gettime(CLOCK_MONOTONIC, &ts);
+                        uint64_t ns = (uint64_t) ts.tv_nsec + (uint64_t) SERVER_WATCH_INTERVAL_USEC * 1000u;
+                        ts.tv_sec += (time_t) (ns / 1000000000u);
+                        ts.tv_nsec = (long) (ns % 1000000000u);
+                        pthread_cond_timedwait(&srv->wait_cond, &srv->wait_lock, &ts);
+                        if (srv->stopping)
+                                break;
+                }
+                srv->check_now = false;
+                pthread_mutex_unlock(&srv->wait_lock);
+                PublishedState ps = {};
+                int r = storage_published_state(srv->storage, &ps);
+                if (r < 0 && storage_ok)
+                        log_warning_errno(r, "Cannot read the published policies and tickets, retrying: %m");
+                storage_ok = r >= 0;
+                pthread_mutex_lock(&srv->wait_lock);
+                if (r >= 0 && published_changed(&ps, &srv->published)) {
+                        published_state_done(&srv->published);
+                        srv->published = ps;
+                        ps = (PublishedState) {};
+                        srv->generation++;
+                }
+                published_state_done(&ps);
+                uint64_t now = now_monotonic_usec();
+                for (Waiter *w = srv->waiters, *next; w; w = next) {
+                        next = w->next;
+                        if (now >= w->deadline_usec || published_serial(&srv->published, w->group) > w->serial ||
+                            srv->published.last_ticket_id > w->tickets_seen)
+                                waiter_resume_locked(srv, w);
+                }
+        }
+        pthread_mutex_unlock(&srv->wait_lock);
+        return NULL;
 }
 
 static enum MHD_Result send_reply(struct MHD_Connection *c, Reply *r) {
@@ -109,6 +296,18 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, Reply *r) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type ?: "application/json");
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
         MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        /* nothing of an API reply may run or load in a browser; the console's files say what they need */
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                r->csp ?: "default-src 'none'; frame-ancestors 'none'; base-uri 'none'");
+        MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+        MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
+        if (r->set_cookie[0])
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, r->set_cookie);
+        if (r->disposition[0])
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, r->disposition);
+        if (r->location)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
         if (r->next[0])
                 MHD_add_response_header(resp, "Mnguard-Next-After", r->next);
         if (r->retry_after)
@@ -132,13 +331,24 @@ _printf_(5, 6) static enum MHD_Result send_error(struct MHD_Connection *c, unsig
         return send_reply(c, &r);
 }
 
+/* A route's path is the URL, or ends with '*' for every URL that starts with the rest. */
+static bool route_path_matches(const char *path, const char *url) {
+        size_t n = strlen(path);
+        if (n > 0 && path[n - 1] == '*')
+                return strncmp(path, url, n - 1) == 0;
+        return streq(path, url);
+}
+
 /* Finds the route; *ret_allow names the methods of a known path (405 rather than 404). */
 static const Route *route_find(const char *method, const char *url, const char **ret_allow) {
+        bool get = false, post = false;
         *ret_allow = NULL;
         for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
-                if (!streq(routes[i].path, url))
+                if (!route_path_matches(routes[i].path, url))
                         continue;
-                *ret_allow = streq(url, "/v1/events") ? "GET, POST" : routes[i].method;
+                get = get || streq(routes[i].method, "GET");
+                post = post || streq(routes[i].method, "POST");
+                *ret_allow = get && post ? "GET, POST" : get ? "GET" : "POST";
                 if (streq(routes[i].method, method) || (streq(method, "HEAD") && streq(routes[i].method, "GET")))
                         return &routes[i];
         }
@@ -155,6 +365,12 @@ static unsigned authenticate(Server *srv, struct MHD_Connection *c, ConnState *c
                 cs->verified = true;
         }
         if (cs->verify_error == -ENOKEY) {
+                /* an operator in a browser: the console's session cookie instead of a certificate */
+                if (need != AUTH_HOST) {
+                        unsigned st = console_authenticate(srv, c, need, peer, code, msg, msgsize);
+                        if (st != CONSOLE_NO_COOKIE)
+                                return st;
+                }
                 *code = "client-certificate-required";
                 snprintf(msg, msgsize, "this endpoint needs a client certificate issued at enrollment");
                 return MHD_HTTP_FORBIDDEN;
@@ -178,10 +394,12 @@ static unsigned authenticate(Server *srv, struct MHD_Connection *c, ConnState *c
                 return MHD_HTTP_FORBIDDEN;
         }
         if ((need == AUTH_HOST && rec.kind != CERT_HOST) ||
-            (need == AUTH_OPERATOR && (rec.kind != CERT_OPERATOR || rec.role == ROLE_NONE))) {
+            (need == AUTH_OPERATOR && (rec.kind != CERT_OPERATOR || rec.role == ROLE_NONE)) ||
+            (need == AUTH_ADMIN && (rec.kind != CERT_OPERATOR || rec.role != ROLE_ADMIN))) {
                 *code = "wrong-role";
-                snprintf(msg, msgsize, need == AUTH_HOST ? "only an enrolled terminal may use this endpoint"
-                                                         : "only an operator may use this endpoint");
+                snprintf(msg, msgsize, need == AUTH_HOST    ? "only an enrolled terminal may use this endpoint"
+                                       : need == AUTH_ADMIN ? "only an operator with the admin role may use this endpoint"
+                                                            : "only an operator may use this endpoint");
                 return MHD_HTTP_FORBIDDEN;
         }
         *peer = (Peer) { .authenticated = true, .kind = rec.kind, .role = rec.role };
@@ -239,9 +457,13 @@ static enum MHD_Result dispatch(Server *srv, struct MHD_Connection *c, const cha
                 body_len = n;
         }
         Request req = { .connection = c, .url = url, .peer = &rs->peer, .body = body, .body_len = body_len,
-                        .started_usec = rs->started_usec };
+                        .started_usec = rs->started_usec, .waiter = &rs->waiter };
         Reply reply = {};
         int r = rs->route->handler(srv, &req, &reply);
+        if (r == SERVER_SUSPENDED) {
+                free(reply.body);
+                return MHD_YES;
+        }
         if (r < 0 && reply.status == 0) {
                 free(reply.body);
                 reply = (Reply) {};
@@ -250,6 +472,8 @@ static enum MHD_Result dispatch(Server *srv, struct MHD_Connection *c, const cha
                 else
                         reply_storage_error(&reply, r);
         }
+        /* who asked for what: every operator request is in the access log before it is answered */
+        console_access_record(srv, c, rs->route->method, rs->route->path, &rs->peer, &reply);
         return send_reply(c, &reply);
 }
 
@@ -288,6 +512,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                 return send_error(c, status, code ?: "internal", status == MHD_HTTP_SERVICE_UNAVAILABLE,
                                                   "%s", code ? msg : "no connection state");
                 }
+                {
+                        const char *code = NULL;
+                        char msg[256];
+                        unsigned status = console_request_check(c, method, &rs->peer, &code, msg, sizeof(msg));
+                        if (status != 0)
+                                return send_error(c, status, code, false, "%s", msg);
+                }
                 const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
                 uint64_t len;
                 if (cl && parse_u64(cl, &len) >= 0 && len > route->body_max)
@@ -310,8 +541,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode toe) {
+        Server *srv = cls;
         RequestState *rs = *req_cls;
         if (rs) {
+                if (rs->waiter.counted) {
+                        pthread_mutex_lock(&srv->wait_lock);
+                        waiter_unlink_locked(srv, &rs->waiter);
+                        srv->n_polls--;
+                        pthread_cond_broadcast(&srv->wait_cond);
+                        pthread_mutex_unlock(&srv->wait_lock);
+                }
                 free(rs->body);
                 free(rs);
                 *req_cls = NULL;
@@ -400,6 +639,13 @@ int server_start(const ServerConfig *c, Storage *storage, Ca *ca, Server **ret) 
         srv->storage = storage;
         srv->ca = ca;
         srv->config = *c;
+        pthread_mutex_init(&srv->wait_lock, NULL);
+        pthread_condattr_t cattr;
+        pthread_condattr_init(&cattr);
+        pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+        pthread_cond_init(&srv->wait_cond, &cattr);
+        pthread_condattr_destroy(&cattr);
+        srv->wait_init = true;
         if (asprintf(&key_path, "%s/%s", c->dir, SERVER_KEY_FILE) < 0 || asprintf(&cert_path, "%s/%s", c->dir, SERVER_CERT_FILE) < 0) {
                 free(srv);
                 return log_oom();
@@ -409,6 +655,26 @@ int server_start(const ServerConfig *c, Storage *storage, Ca *ca, Server **ret) 
                 r = read_full_file(cert_path, CERT_PEM_MAX, &srv->cert_pem, NULL);
         if (r < 0) {
                 log_error_errno(r, "Failed to read the server key and certificate in %s (run init-ca first): %m", c->dir);
+                server_stop(srv);
+                return r;
+        }
+        r = publish_load_trusted(c->dir, &srv->trusted, &srv->n_trusted);
+        if (r == -ENOENT)
+                log_info("No %s/%s: publishing policies and tickets is refused until it exists.", c->dir, COLLECTOR_TRUST_FILE);
+        else if (r < 0) {
+                log_error_errno(r, "Cannot read %s/%s: %m", c->dir, COLLECTOR_TRUST_FILE);
+                server_stop(srv);
+                return r;
+        }
+        r = storage_published_state(storage, &srv->published);
+        if (r < 0) {
+                log_error_errno(r, "Cannot read the published policies: %m");
+                server_stop(srv);
+                return r;
+        }
+        r = console_new(c->console_dir, storage, &srv->console);
+        if (r < 0) {
+                log_error_errno(r, "Cannot set up the console: %m");
                 server_stop(srv);
                 return r;
         }
@@ -448,6 +714,13 @@ int server_start(const ServerConfig *c, Storage *storage, Ca *ca, Server **ret) 
         }
         const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
         srv->port = di ? di->port : 0;
+        r = pthread_create(&srv->watcher, NULL, watcher_thread, srv);
+        if (r != 0) {
+                log_error_errno(-r, "Failed to start the policy watcher thread: %m");
+                server_stop(srv);
+                return -r;
+        }
+        srv->watcher_started = true;
         *ret = srv;
         return 0;
 }
@@ -455,8 +728,32 @@ int server_start(const ServerConfig *c, Storage *storage, Ca *ca, Server **ret) 
 void server_stop(Server *srv) {
         if (!srv)
                 return;
+        if (srv->wait_init) {
+                /* held requests are answered ("nothing new") before MHD stops: it must not find any suspended */
+                pthread_mutex_lock(&srv->wait_lock);
+                srv->stopping = true;
+                while (srv->waiters)
+                        waiter_resume_locked(srv, srv->waiters);
+                pthread_cond_broadcast(&srv->wait_cond);
+                /* let the workers answer them before MHD closes every connection */
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                ts.tv_sec += SERVER_STOP_ANSWER_USEC / 1000000u;
+                while (srv->n_polls > 0 && pthread_cond_timedwait(&srv->wait_cond, &srv->wait_lock, &ts) == 0)
+                        ;
+                pthread_mutex_unlock(&srv->wait_lock);
+        }
+        if (srv->watcher_started)
+                pthread_join(srv->watcher, NULL);
         if (srv->mhd)
                 MHD_stop_daemon(srv->mhd);
+        console_free(srv->console);
+        if (srv->wait_init) {
+                published_state_done(&srv->published);
+                pthread_mutex_destroy(&srv->wait_lock);
+                pthread_cond_destroy(&srv->wait_cond);
+        }
+        free(srv->trusted);
         if (srv->key_pem) {
                 explicit_bzero(srv->key_pem, strlen(srv->key_pem));
                 free(srv->key_pem);

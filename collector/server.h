@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "ca.h"
+#include "sign.h"
 #include "storage.h"
 
 #define SERVER_THREADS_MAX 64
@@ -25,6 +26,10 @@
 #define QUERY_PAGE_DEFAULT 1000u
 #define QUERY_PAGE_MAX 10000u
 #define RETRY_AFTER_SEC "5"
+#define POLICY_WAIT_MAX_SEC 60                  /* GET /v1/policy?wait= at most */
+#define SERVER_WATCH_INTERVAL_USEC 250000u      /* how often the database is asked for new policies and tickets
+                                                 * (publishes by other collectors or by the CLI) */
+#define SERVER_SUSPENDED 1                      /* a handler's return: the request waits (server_wait()) */
 
 typedef struct ServerConfig {
         const char *listen;             /* "ADDRESS:PORT", "[v6]:PORT"; PORT 0 picks one */
@@ -35,6 +40,7 @@ typedef struct ServerConfig {
         unsigned idle_timeout_sec;
         unsigned request_timeout_sec;
         unsigned cert_days;             /* validity of certificates issued at enrollment */
+        const char *console_dir;        /* the console's static files (docs/console.md); NULL: none */
 } ServerConfig;
 
 typedef struct Server Server;
@@ -44,6 +50,7 @@ typedef enum RouteAuth {
         AUTH_HOST,              /* an enrolled terminal's certificate */
         AUTH_OPERATOR,          /* an operator's certificate (auditor or admin) */
         AUTH_ANY,               /* either */
+        AUTH_ADMIN,             /* an operator with role admin (publishing) */
 } RouteAuth;
 
 /* Who the client is, from its verified certificate and the certs table. */
@@ -54,6 +61,8 @@ typedef struct Peer {
         OperatorRole role;
         char group[GROUP_NAME_MAX + 1];
         char serial[CERT_SERIAL_HEX_MAX];
+        bool session;                   /* an operator signed in to the console (a session cookie, no certificate) */
+        char csrf[65];                  /* that session's token for state-changing requests */
 } Peer;
 
 /* What a handler answers. body is owned (freed after sending). */
@@ -65,6 +74,11 @@ typedef struct Reply {
         char next[128];                 /* Mnguard-Next-After header (paging), "" when none */
         bool retry_after;               /* 503: Retry-After */
         const char *allow;              /* 405: Allow */
+        const char *location;           /* Location (redirects) */
+        const char *csp;                /* Content-Security-Policy; NULL: the API's (nothing may load) */
+        char set_cookie[192];           /* Set-Cookie, "" when none */
+        char disposition[160];          /* Content-Disposition, "" when none */
+        uint64_t records;               /* records or rows answered, for the access log (0: counted from NDJSON) */
 } Reply;
 
 typedef struct Request {
@@ -74,18 +88,34 @@ typedef struct Request {
         const char *body;               /* the whole body (decompressed), NUL-terminated */
         size_t body_len;
         uint64_t started_usec;
+        struct Waiter *waiter;          /* long-poll state of this request (server_wait()) */
 } Request;
 
 typedef int (*RouteHandler)(Server *srv, const Request *req, Reply *reply);
 
 /* Context the API handlers need. */
+typedef struct Console Console;
 Storage *server_storage(Server *srv);
+Console *server_console(Server *srv);
 Ca *server_ca(Server *srv);
 const ServerConfig *server_config(Server *srv);
 
 int server_start(const ServerConfig *c, Storage *storage, Ca *ca, Server **ret);
 /* The port actually bound (for "PORT 0"). */
 uint16_t server_port(Server *srv);
+/* The policy signing keys the collector trusts (DIR/policy-signing.pub; none when the file is missing). */
+const SignPublicKey *server_trusted_keys(Server *srv, size_t *ret_n);
+
+/* ---- long-poll (GET /v1/policy) ----
+ * A handler calls server_wait_begin() first (sets the request's deadline on its first run, returns the
+ * current generation), reads the database, and when there is nothing new calls server_wait(): the request
+ * is suspended until the group has a newer serial, a new ticket is queued, or the deadline passes, and the
+ * handler runs again then. server_wait() returns SERVER_SUSPENDED (return it), 0 (answer now: deadline
+ * passed or the collector is stopping) or -EAGAIN (something changed since the generation: read again). */
+uint64_t server_wait_begin(Server *srv, const Request *req, unsigned wait_sec);
+int server_wait(Server *srv, const Request *req, uint64_t generation, const char *group, uint64_t serial);
+/* A policy was published or a ticket queued through this collector: wake the waiters at once. */
+void server_published(Server *srv);
 void server_stop(Server *srv);
 
 /* ---- reply helpers (server-reply.c) ---- */
@@ -106,6 +136,10 @@ int api_events(Server *srv, const Request *req, Reply *reply);
 int api_hosts(Server *srv, const Request *req, Reply *reply);
 int api_alerts(Server *srv, const Request *req, Reply *reply);
 int api_health(Server *srv, const Request *req, Reply *reply);
+int api_policy_get(Server *srv, const Request *req, Reply *reply);
+int api_policy_publish(Server *srv, const Request *req, Reply *reply);
+int api_policies(Server *srv, const Request *req, Reply *reply);
+int api_ticket_queue(Server *srv, const Request *req, Reply *reply);
 
 uint64_t now_realtime_usec(void);
 uint64_t now_monotonic_usec(void);

@@ -22,7 +22,8 @@ struct StorageTxn {
         char host_id[HOST_ID_LEN + 1];
 };
 
-#define HOST_COLUMNS "host_id, host_name, grp, enrolled, last_seen, first_seq, contiguous_seq, last_seq, n_events, n_broken"
+#define HOST_COLUMNS "host_id, host_name, grp, enrolled, last_seen, first_seq, contiguous_seq, last_seq, n_events, n_broken, " \
+                     "agent_version, policy_serial"
 
 static char *value_dup(const PGresult *res, int row, int col) {
         return PQgetisnull(res, row, col) ? NULL : strdup(PQgetvalue(res, row, col));
@@ -46,6 +47,8 @@ static void host_from_row(const PGresult *res, int row, HostState *h) {
         h->last_sequence = value_u64(res, row, 7);
         h->n_events = value_u64(res, row, 8);
         h->n_broken = value_u64(res, row, 9);
+        snprintf(h->agent_version, sizeof(h->agent_version), "%s", PQgetvalue(res, row, 10));
+        h->policy_serial = value_u64(res, row, 11);
         h->chain = host_chain_state(h);
 }
 
@@ -58,6 +61,8 @@ int pg_ingest_begin(Storage *base, const char *host_id, const char *host_name, u
                     HostState *ret_state, StorageTxn **ret) {
         PgStorage *s = (PgStorage *) base;
         StorageTxn *t = calloc(1, sizeof(*t));
+        _cleanup_(PQclearp) PGresult *sel = NULL; /* before the first goto: its cleanup runs at fail too */
+        const char *v[] = { host_id };
         HostState h = {};
         int r;
 
@@ -73,8 +78,6 @@ int pg_ingest_begin(Storage *base, const char *host_id, const char *host_name, u
         r = pg_exec(t->c, "BEGIN");
         if (r < 0)
                 goto fail;
-        const char *v[] = { host_id };
-        _cleanup_(PQclearp) PGresult *sel = NULL;
         /* creates the row if needed and locks it (ON CONFLICT DO UPDATE takes the row lock), in one round trip */
         r = pg_query(t->c, "INSERT INTO hosts (host_id) VALUES ($1) ON CONFLICT (host_id) DO UPDATE SET host_id = "
                            "EXCLUDED.host_id RETURNING " HOST_COLUMNS, 1, v, NULL, NULL, &sel);
@@ -289,19 +292,22 @@ int pg_ingest_alert(StorageTxn *t, const AlertRecord *a) {
 }
 
 int pg_ingest_commit(StorageTxn *t, const HostState *h) {
-        char last_seen[24], first[24], contig[24], last[24], nev[24], nbr[24];
+        char last_seen[24], first[24], contig[24], last[24], nev[24], nbr[24], serial[24];
         snprintf(last_seen, sizeof(last_seen), "%llu", (unsigned long long) h->last_seen_usec);
         snprintf(first, sizeof(first), "%llu", (unsigned long long) h->first_sequence);
         snprintf(contig, sizeof(contig), "%llu", (unsigned long long) h->contiguous_sequence);
         snprintf(last, sizeof(last), "%llu", (unsigned long long) h->last_sequence);
         snprintf(nev, sizeof(nev), "%llu", (unsigned long long) h->n_events);
         snprintf(nbr, sizeof(nbr), "%llu", (unsigned long long) h->n_broken);
+        snprintf(serial, sizeof(serial), "%llu", (unsigned long long) (h->policy_serial > (uint64_t) INT64_MAX
+                                                                               ? (uint64_t) INT64_MAX : h->policy_serial));
         const char *v[] = { h->host_name, last_seen, first, contig, last, nev, nbr,
-                            chain_state_to_string(host_chain_state(h)), t->host_id };
+                            chain_state_to_string(host_chain_state(h)), t->host_id,
+                            h->agent_version[0] ? h->agent_version : NULL, serial };
         _cleanup_(PQclearp) PGresult *res = NULL;
         int r = pg_query(t->c, "UPDATE hosts SET host_name = COALESCE($1, host_name), last_seen = $2, first_seq = $3, "
-                               "contiguous_seq = $4, last_seq = $5, n_events = $6, n_broken = $7, chain = $8 "
-                               "WHERE host_id = $9", 9, v, NULL, NULL, &res);
+                               "contiguous_seq = $4, last_seq = $5, n_events = $6, n_broken = $7, chain = $8, "
+                               "agent_version = $10, policy_serial = $11 WHERE host_id = $9", 11, v, NULL, NULL, &res);
         if (r >= 0)
                 r = pg_exec(t->c, "COMMIT");
         if (r < 0)

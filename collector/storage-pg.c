@@ -41,6 +41,12 @@ static const char schema[] =
         "CREATE TABLE IF NOT EXISTS certs (serial text PRIMARY KEY, kind text NOT NULL, subject text NOT NULL,"
         "  role text, grp text, issued bigint NOT NULL, not_after bigint NOT NULL, revoked boolean NOT NULL DEFAULT false);"
         "CREATE INDEX IF NOT EXISTS certs_subject ON certs (subject);"
+        "CREATE TABLE IF NOT EXISTS policies (id bigserial PRIMARY KEY, grp text NOT NULL, serial bigint NOT NULL,"
+        "  name text NOT NULL, key_id text NOT NULL, published bigint NOT NULL, published_by text NOT NULL,"
+        "  data bytea NOT NULL, signature bytea NOT NULL, UNIQUE (grp, serial));"
+        "CREATE TABLE IF NOT EXISTS tickets (id bigserial PRIMARY KEY, host_id text NOT NULL,"
+        "  ticket_id text NOT NULL UNIQUE, queued bigint NOT NULL, queued_by text NOT NULL, data bytea NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS tickets_host ON tickets (host_id, id);"
         "INSERT INTO mnguard_meta (key, value) VALUES ('format', '1') ON CONFLICT DO NOTHING;";
 
 int pg_result_errno(PGconn *c, const PGresult *res) {
@@ -167,6 +173,8 @@ static int pg_open(const char *location, unsigned n_connections, Storage **ret) 
         r = pg_exec(c, lock);
         if (r >= 0)
                 r = pg_exec(c, schema);
+        if (r >= 0)
+                r = pg_console_schema(c);
         if (r >= 0)
                 r = pg_exec(c, "COMMIT");
         else
@@ -521,4 +529,11 @@ const StorageOps storage_postgresql_ops = {
         .hosts = pg_hosts,
         .events = pg_events,
         .alerts = pg_alerts,
+        .policy_publish = pg_policy_publish,
+        .policy_latest = pg_policy_latest,
+        .policies = pg_policies,
+        .published_state = pg_published_state,
+        .ticket_queue = pg_ticket_queue,
+        .tickets_after = pg_tickets_after,
+        .host_set_group = pg_host_set_group,
 };

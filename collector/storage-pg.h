@@ -11,6 +11,8 @@
 #include "storage.h"
 
 #define PG_POOL_MAX 32
+/* advisory lock namespace of policy publishing (key 2: hashtext(group)); storage-pg.c has the others */
+#define PG_LOCK_POLICIES 0x6d6e68
 #define PG_KNOWN_PARTITIONS_MAX 1024
 #define PG_CONNECT_TIMEOUT_S "5"
 /* Months around now for which ingest creates partitions; records outside go to events_default. */
@@ -60,3 +62,15 @@ int pg_host_get(Storage *base, const char *host_id, HostState *ret);
 int pg_hosts(Storage *base, HostFunc f, void *userdata);
 int pg_events(Storage *base, const EventQuery *q, EventFunc f, void *userdata, uint64_t *ret_count);
 int pg_alerts(Storage *base, const char *host_id, uint64_t limit, AlertFunc f, void *userdata);
+
+/* storage-pg-policy.c */
+int pg_policy_publish(Storage *base, const PolicyRecord *p);
+int pg_policy_latest(Storage *base, const char *group, bool with_data, PolicyRecord *ret);
+int pg_policies(Storage *base, const char *group, uint64_t limit, PolicyFunc f, void *userdata);
+int pg_published_state(Storage *base, PublishedState *ret);
+int pg_ticket_queue(Storage *base, TicketRecord *t);
+int pg_tickets_after(Storage *base, const char *host_id, int64_t after, size_t max, TicketFunc f, void *userdata);
+int pg_host_set_group(Storage *base, const char *host_id, const char *group);
+
+/* storage-pg-console.c: the console's tables and the hosts table's console columns (in the schema transaction) */
+int pg_console_schema(PGconn *c);

@@ -14,7 +14,8 @@ struct StorageTxn {
         char host_id[HOST_ID_LEN + 1];
 };
 
-#define HOST_COLUMNS "host_id, host_name, grp, enrolled, last_seen, first_seq, contiguous_seq, last_seq, n_events, n_broken"
+#define HOST_COLUMNS "host_id, host_name, grp, enrolled, last_seen, first_seq, contiguous_seq, last_seq, n_events, n_broken, " \
+                     "agent_version, policy_serial"
 
 int sqlite_events_prepare(SqliteStorage *s) {
         int r;
@@ -41,8 +42,8 @@ int sqlite_events_prepare(SqliteStorage *s) {
         if (r < 0)
                 return r;
         return sqlite_prepare(s->writer, "UPDATE hosts SET host_name = COALESCE(?, host_name), last_seen = ?, first_seq = ?, "
-                                         "contiguous_seq = ?, last_seq = ?, n_events = ?, n_broken = ?, chain = ? "
-                                         "WHERE host_id = ?", &s->st_host_put);
+                                         "contiguous_seq = ?, last_seq = ?, n_events = ?, n_broken = ?, chain = ?, "
+                                         "agent_version = ?, policy_serial = ? WHERE host_id = ?", &s->st_host_put);
 }
 
 void sqlite_events_finalize(SqliteStorage *s) {
@@ -78,7 +79,20 @@ static void host_from_row(sqlite3_stmt *st, HostState *h) {
         h->last_sequence = (uint64_t) sqlite3_column_int64(st, 7);
         h->n_events = (uint64_t) sqlite3_column_int64(st, 8);
         h->n_broken = (uint64_t) sqlite3_column_int64(st, 9);
+        snprintf(h->agent_version, sizeof(h->agent_version), "%s", (const char *) sqlite3_column_text(st, 10) ?: "");
+        h->policy_serial = (uint64_t) sqlite3_column_int64(st, 11);
         h->chain = host_chain_state(h);
+}
+
+/* Undoes this ingest's part of the group. When even that fails (it needs memory too), the whole group is
+ * rolled back: nothing of a failed ingest may be committed with the others. */
+static void rollback_ingest(SqliteStorage *s, int error) {
+        if (sqlite_exec_sql(s->writer, "ROLLBACK TO ingest") < 0) {
+                sqlite_group_abort_locked(s, error);
+                return;
+        }
+        /* a savepoint left over when this fails is released by the group's COMMIT */
+        (void) sqlite_exec_sql(s->writer, "RELEASE ingest");
 }
 
 int sqlite_ingest_begin(Storage *base, const char *host_id, const char *host_name, uint64_t now_usec,
@@ -119,12 +133,16 @@ int sqlite_ingest_begin(Storage *base, const char *host_id, const char *host_nam
         if (host_name) {
                 free(h.host_name);
                 h.host_name = strdup(host_name);
+                if (!h.host_name) {
+                        r = -ENOMEM; /* not "no new name": the batch would be stored without it */
+                        goto rollback;
+                }
         }
         *ret_state = h;
         *ret = t;
         return 0;
 rollback:
-        sqlite_exec_sql(s->writer, "ROLLBACK TO ingest; RELEASE ingest");
+        rollback_ingest(s, r);
         host_state_done(&h);
         sqlite_group_finish_locked(s, false);
         free(t);
@@ -230,13 +248,16 @@ int sqlite_ingest_commit(StorageTxn *t, const HostState *h) {
         sqlite3_bind_int64(st, 6, (int64_t) h->n_events);
         sqlite3_bind_int64(st, 7, (int64_t) h->n_broken);
         sqlite3_bind_text(st, 8, chain_state_to_string(host_chain_state(h)), -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 9, t->host_id, -1, SQLITE_STATIC);
+        if (h->agent_version[0])
+                sqlite3_bind_text(st, 9, h->agent_version, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 10, h->policy_serial > (uint64_t) INT64_MAX ? INT64_MAX : (int64_t) h->policy_serial);
+        sqlite3_bind_text(st, 11, t->host_id, -1, SQLITE_STATIC);
         int r = step_done(st);
         if (r >= 0)
                 r = sqlite_exec_sql(s->writer, "RELEASE ingest");
         free(t);
         if (r < 0) {
-                sqlite_exec_sql(s->writer, "ROLLBACK TO ingest; RELEASE ingest");
+                rollback_ingest(s, r);
                 sqlite_group_finish_locked(s, false);
                 return r;
         }
@@ -246,7 +267,7 @@ int sqlite_ingest_commit(StorageTxn *t, const HostState *h) {
 
 void sqlite_ingest_abort(StorageTxn *t) {
         SqliteStorage *s = t->s;
-        sqlite_exec_sql(s->writer, "ROLLBACK TO ingest; RELEASE ingest");
+        rollback_ingest(s, -EIO);
         sqlite_group_finish_locked(s, false);
         free(t);
 }

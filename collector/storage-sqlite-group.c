@@ -7,6 +7,7 @@
  * Measured reason (bench-collector, 1,000 terminals): one fsync'd commit per request serialized every
  * ingest behind the disk. */
 #include <errno.h>
+#include <stdarg.h>
 #include <time.h>
 
 #include "storage-sqlite.h"
@@ -23,22 +24,54 @@ void sqlite_write_lock(SqliteStorage *s) {
         atomic_fetch_sub(&s->writers_waiting, 1);
 }
 
-int sqlite_group_flush_locked(SqliteStorage *s) {
-        if (!s->group_open)
-                return 0;
-        int r = sqlite_exec_sql(s->writer, "COMMIT");
-        if (r < 0)
-                sqlite_exec_sql(s->writer, "ROLLBACK");
+void sqlite_write_unlock(SqliteStorage *s, ...) {
+        va_list ap;
+        va_start(ap, s);
+        for (sqlite3_stmt **st; (st = va_arg(ap, sqlite3_stmt **));) {
+                sqlite3_finalize(*st);
+                *st = NULL;
+        }
+        va_end(ap);
+        pthread_mutex_unlock(&s->write_lock);
+}
+
+/* Outside a group no transaction is open, except one whose ROLLBACK failed (it needs memory too): nothing
+ * in it was acknowledged, and nothing may be committed with what comes next. */
+static void rollback_leftover(SqliteStorage *s) {
+        if (!sqlite3_get_autocommit(s->writer))
+                (void) sqlite_exec_sql(s->writer, "ROLLBACK");
+}
+
+/* Ends the open group with result r for all its members. */
+static void group_done(SqliteStorage *s, int r) {
         s->group_open = false;
         s->group_results[s->group_gen % SQLITE_GROUP_RESULTS] = r;
         s->durable_gen = s->group_gen;
         pthread_cond_broadcast(&s->durable_cond);
+}
+
+int sqlite_group_flush_locked(SqliteStorage *s) {
+        if (!s->group_open) {
+                rollback_leftover(s);
+                return 0;
+        }
+        int r = sqlite_exec_sql(s->writer, "COMMIT");
+        if (r < 0)
+                sqlite_exec_sql(s->writer, "ROLLBACK");
+        group_done(s, r);
         return r;
+}
+
+void sqlite_group_abort_locked(SqliteStorage *s, int error) {
+        (void) sqlite_exec_sql(s->writer, "ROLLBACK");
+        if (s->group_open)
+                group_done(s, error);
 }
 
 int sqlite_group_join_locked(SqliteStorage *s) {
         if (s->group_open)
                 return 0;
+        rollback_leftover(s);
         int r = sqlite_exec_sql(s->writer, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;

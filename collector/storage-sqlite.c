@@ -37,6 +37,13 @@ static const char schema[] =
         "  subject TEXT NOT NULL, role TEXT, grp TEXT, issued INTEGER NOT NULL, not_after INTEGER NOT NULL,"
         "  revoked INTEGER NOT NULL DEFAULT 0);"
         "CREATE INDEX IF NOT EXISTS certs_subject ON certs (subject);"
+        "CREATE TABLE IF NOT EXISTS policies (id INTEGER PRIMARY KEY, grp TEXT NOT NULL, serial INTEGER NOT NULL,"
+        "  name TEXT NOT NULL, key_id TEXT NOT NULL, published INTEGER NOT NULL, published_by TEXT NOT NULL,"
+        "  data BLOB NOT NULL, signature BLOB NOT NULL);"
+        "CREATE UNIQUE INDEX IF NOT EXISTS policies_grp_serial ON policies (grp, serial);"
+        "CREATE TABLE IF NOT EXISTS tickets (id INTEGER PRIMARY KEY AUTOINCREMENT, host_id TEXT NOT NULL,"
+        "  ticket_id TEXT NOT NULL UNIQUE, queued INTEGER NOT NULL, queued_by TEXT NOT NULL, data BLOB NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS tickets_host ON tickets (host_id, id);"
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('format', '1');";
 
 int sqlite_errno(int rc) {
@@ -71,8 +78,13 @@ int sqlite_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret) {
 
 static int open_connection(const char *path, bool readonly, sqlite3 **ret) {
         sqlite3 *db = NULL;
-        int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
-                    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+        /* Readers are used by one thread at a time (the pool). The writer too, under write_lock; it is
+         * serialized by SQLite as well, so that a statement finalized after the lock was let go (an
+         * error path, a _cleanup_) cannot corrupt it: that happened (index entries missing) before
+         * sqlite_write_unlock() finalized them under the lock. */
+        int flags = (readonly ? SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
+                              : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX) |
+                    SQLITE_OPEN_EXRESCODE;
         int rc = sqlite3_open_v2(path, &db, flags, NULL);
         if (rc != SQLITE_OK) {
                 sqlite3_close_v2(db);
@@ -94,13 +106,14 @@ static void sqlite_close(Storage *base) {
         SqliteStorage *s = (SqliteStorage *) base;
         for (unsigned i = 0; i < s->n_readers; i++)
                 sqlite3_close_v2(s->readers[i]);
-        sqlite_events_finalize(s);
-        sqlite3_close_v2(s->writer);
+        /* the open group is committed on the writer before it is closed, not after */
         if (s->writer) {
                 pthread_mutex_lock(&s->write_lock);
                 sqlite_group_flush_locked(s);
                 pthread_mutex_unlock(&s->write_lock);
         }
+        sqlite_events_finalize(s);
+        sqlite3_close_v2(s->writer);
         pthread_mutex_destroy(&s->write_lock);
         pthread_cond_destroy(&s->durable_cond);
         pthread_mutex_destroy(&s->pool_lock);
@@ -128,6 +141,8 @@ static int sqlite_open(const char *location, unsigned n_connections, Storage **r
         if (r < 0)
                 goto fail;
         r = sqlite_exec_sql(s->writer, schema);
+        if (r >= 0)
+                r = sqlite_console_schema(s->writer);
         if (r < 0)
                 goto fail;
         r = sqlite_events_prepare(s);
@@ -194,7 +209,7 @@ static int sqlite_token_add(Storage *base, const TokenRecord *t) {
                 sqlite3_bind_int64(st, 5, t->uses);
                 r = sqlite_errno(sqlite3_step(st));
         }
-        pthread_mutex_unlock(&s->write_lock);
+        sqlite_write_unlock(s, &st, NULL);
         return r;
 }
 
@@ -251,7 +266,7 @@ static int sqlite_token_consume(Storage *base, const uint8_t hash[SHA256_SIZE], 
 rollback:
         sqlite_exec_sql(s->writer, "ROLLBACK");
 out:
-        pthread_mutex_unlock(&s->write_lock);
+        sqlite_write_unlock(s, &sel, &upd, NULL);
         return r;
 }
 
@@ -325,7 +340,7 @@ static int sqlite_cert_add(Storage *base, const CertRecord *c, const char *host_
 rollback:
         sqlite_exec_sql(s->writer, "ROLLBACK");
 out:
-        pthread_mutex_unlock(&s->write_lock);
+        sqlite_write_unlock(s, &rev, &ins, &host, &alert, NULL);
         return r;
 }
 
@@ -372,7 +387,7 @@ static int sqlite_cert_revoke(Storage *base, const char *serial, const char *sub
                 if (r >= 0)
                         r = sqlite3_changes(s->writer);
         }
-        pthread_mutex_unlock(&s->write_lock);
+        sqlite_write_unlock(s, &st, NULL);
         return r;
 }
 
@@ -398,4 +413,11 @@ const StorageOps storage_sqlite_ops = {
         .hosts = sqlite_hosts,
         .events = sqlite_events,
         .alerts = sqlite_alerts,
+        .policy_publish = sqlite_policy_publish,
+        .policy_latest = sqlite_policy_latest,
+        .policies = sqlite_policies,
+        .published_state = sqlite_published_state,
+        .ticket_queue = sqlite_ticket_queue,
+        .tickets_after = sqlite_tickets_after,
+        .host_set_group = sqlite_host_set_group,
 };

@@ -49,11 +49,17 @@ void sqlite_reader_put(SqliteStorage *s, unsigned i);
 
 /* storage-sqlite-group.c: takes the writer (counted as waiting meanwhile) */
 void sqlite_write_lock(SqliteStorage *s);
+/* Finalizes statements prepared on the writer (a NULL-terminated list of pointers to them; each is set to
+ * NULL), then releases the writer. Statements must not outlive the lock: once it is released another
+ * thread uses the connection. */
+void sqlite_write_unlock(SqliteStorage *s, ...);
 /* Commits the open group, if any, and wakes its members. For writers outside ingest, before their own
  * transaction. */
 int sqlite_group_flush_locked(SqliteStorage *s);
 /* Opens a group transaction unless one is open. */
 int sqlite_group_join_locked(SqliteStorage *s);
+/* Rolls the whole group back (an ingest's own part could not be undone): every member gets error. */
+void sqlite_group_abort_locked(SqliteStorage *s, int error);
 /* After an ingest's savepoint is released (member) or rolled back (!member): commits the group or waits
  * for a later member to; unlocks the writer. Returns the commit's result for a member. */
 int sqlite_group_finish_locked(SqliteStorage *s, bool member);
@@ -73,3 +79,15 @@ int sqlite_host_get(Storage *base, const char *host_id, HostState *ret);
 int sqlite_hosts(Storage *base, HostFunc f, void *userdata);
 int sqlite_events(Storage *base, const EventQuery *q, EventFunc f, void *userdata, uint64_t *ret_count);
 int sqlite_alerts(Storage *base, const char *host_id, uint64_t limit, AlertFunc f, void *userdata);
+
+/* storage-sqlite-policy.c */
+int sqlite_policy_publish(Storage *base, const PolicyRecord *p);
+int sqlite_policy_latest(Storage *base, const char *group, bool with_data, PolicyRecord *ret);
+int sqlite_policies(Storage *base, const char *group, uint64_t limit, PolicyFunc f, void *userdata);
+int sqlite_published_state(Storage *base, PublishedState *ret);
+int sqlite_ticket_queue(Storage *base, TicketRecord *t);
+int sqlite_tickets_after(Storage *base, const char *host_id, int64_t after, size_t max, TicketFunc f, void *userdata);
+int sqlite_host_set_group(Storage *base, const char *host_id, const char *group);
+
+/* storage-sqlite-console.c: the console's tables and the hosts table's console columns (at open) */
+int sqlite_console_schema(sqlite3 *db);

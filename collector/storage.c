@@ -44,6 +44,19 @@ void host_state_done(HostState *h) {
         h->host_name = h->group = NULL;
 }
 
+void policy_record_done(PolicyRecord *p) {
+        free(p->data);
+        free(p->signature);
+        p->data = p->signature = NULL;
+        p->data_len = p->signature_len = 0;
+}
+
+void published_state_done(PublishedState *p) {
+        free(p->groups);
+        free(p->serials);
+        *p = (PublishedState) {};
+}
+
 static const char *const chain_states[_CHAIN_STATE_MAX] = {
         [CHAIN_EMPTY] = "empty",
         [CHAIN_INTACT] = "intact",

@@ -23,6 +23,7 @@
 #define HOST_ID_LEN 32                  /* 32 lowercase hex digits, as mnguardd's host identity */
 #define HOST_NAME_MAX_BYTES 255
 #define GROUP_NAME_MAX 64               /* [A-Za-z0-9_.-]+ */
+#define GROUP_DEFAULT "default"         /* hosts without a group */
 #define OPERATOR_NAME_MAX 64
 #define CERT_SERIAL_HEX_MAX 41          /* up to 20 bytes of serial as hex + NUL */
 #define ACTION_MAX 64
@@ -31,6 +32,7 @@
 #define ALERT_DETAIL_MAX 256
 #define ALERT_BODY_MAX (8u * 1024u)     /* a conflicting record kept in an alert, cut to this size */
 #define SHA256_SIZE 32
+#define AGENT_VERSION_MAX 32
 #define STORAGE_SPEC_MAX 4096
 
 typedef struct Storage Storage;
@@ -82,6 +84,8 @@ typedef struct IngestRecord {
         char *user_name;                /* NULL when absent */
         char *dev_serial;               /* NULL when absent */
         char dev_vidpid[10];            /* "vvvv:pppp" lowercase, or "" */
+        uint64_t policy_serial;         /* mnguard.policy_serial, 0 when absent */
+        char agent_version[AGENT_VERSION_MAX + 1];      /* mnguard.version of an agent-started record, else "" */
         char *json;                     /* the whole record, canonical JSON with mnguard.hash */
         size_t json_len;
 } IngestRecord;
@@ -98,9 +102,16 @@ typedef struct HostState {
         uint64_t n_events;
         uint64_t n_broken;              /* alerts that break the chain */
         ChainState chain;
+        char agent_version[AGENT_VERSION_MAX + 1];      /* from its newest agent-started record; "" unknown */
+        uint64_t policy_serial;         /* the policy serial its newest record names; 0 unknown */
 } HostState;
 
 void host_state_done(HostState *h);
+/* Notes the agent version and the policy serial in force from records newer than after_sequence (sorted by
+ * sequence; records that do not hash right are ignored). storage-console.c. */
+void host_state_observe(HostState *st, IngestRecord *const *records, size_t n, uint64_t after_sequence);
+/* An agent version as the collector keeps it: 1-AGENT_VERSION_MAX of [0-9A-Za-z.+~_-]. */
+bool agent_version_is_valid(const char *s, size_t n);
 
 typedef struct AlertRecord {
         int64_t id;
@@ -145,6 +156,46 @@ typedef struct CertRecord {
         bool revoked;
 } CertRecord;
 
+/* A policy published for a group (issue 7). data/signature are the exact bytes; NULL in listings. */
+#define POLICY_RECORD_NAME_MAX 256
+#define POLICY_KEY_ID_MAX 16
+typedef struct PolicyRecord {
+        char group[GROUP_NAME_MAX + 1];
+        uint64_t serial;
+        char name[POLICY_RECORD_NAME_MAX + 1];
+        char key_id[POLICY_KEY_ID_MAX + 1];
+        uint64_t published_usec;
+        char published_by[OPERATOR_NAME_MAX + 1];
+        char *data;
+        size_t data_len;
+        char *signature;
+        size_t signature_len;
+} PolicyRecord;
+
+void policy_record_done(PolicyRecord *p);
+
+/* An exception ticket queued for one terminal. data: the ticket file's bytes (NULL in listings). */
+#define TICKET_ID_MAX 16
+typedef struct TicketRecord {
+        int64_t id;                     /* queue order, > 0 */
+        char host_id[HOST_ID_LEN + 1];
+        char ticket_id[TICKET_ID_MAX + 1];
+        uint64_t queued_usec;
+        char queued_by[OPERATOR_NAME_MAX + 1];
+        char *data;
+        size_t data_len;
+} TicketRecord;
+
+/* The newest policy serial of each group and the newest ticket id, for long-poll wake-ups. */
+typedef struct PublishedState {
+        size_t n_groups;
+        char (*groups)[GROUP_NAME_MAX + 1];
+        uint64_t *serials;
+        int64_t last_ticket_id;
+} PublishedState;
+
+void published_state_done(PublishedState *p);
+
 typedef enum EventOrder {
         EVENT_ORDER_ASCENDING,          /* by (@timestamp, host id, sequence) */
         EVENT_ORDER_DESCENDING,
@@ -177,6 +228,8 @@ typedef struct StoredEvent {
 typedef int (*EventFunc)(const StoredEvent *e, void *userdata);
 typedef int (*HostFunc)(const HostState *h, void *userdata);
 typedef int (*AlertFunc)(const AlertRecord *a, void *userdata);
+typedef int (*PolicyFunc)(const PolicyRecord *p, void *userdata);
+typedef int (*TicketFunc)(const TicketRecord *t, void *userdata);
 
 /* An existing row met by the chain check. */
 typedef struct ExistingEvent {
@@ -224,6 +277,21 @@ typedef struct StorageOps {
         int (*hosts)(Storage *s, HostFunc f, void *userdata);
         int (*events)(Storage *s, const EventQuery *q, EventFunc f, void *userdata, uint64_t *ret_count);
         int (*alerts)(Storage *s, const char *host_id, uint64_t limit, AlertFunc f, void *userdata);
+
+        /* Policies and tickets (issue 7; storage-*-policy.c). publish: -ESTALE when the group already has
+         * a serial >= p->serial (checked and inserted in one transaction: two collectors cannot both win). */
+        int (*policy_publish)(Storage *s, const PolicyRecord *p);
+        /* The group's newest policy (with data when with_data); -ENOENT when none. */
+        int (*policy_latest)(Storage *s, const char *group, bool with_data, PolicyRecord *ret);
+        /* Published policies, newest first, without data; group NULL: all. */
+        int (*policies)(Storage *s, const char *group, uint64_t limit, PolicyFunc f, void *userdata);
+        int (*published_state)(Storage *s, PublishedState *ret);
+        /* Queues a ticket; t->id is set. -EEXIST when this ticket id is already queued. */
+        int (*ticket_queue)(Storage *s, TicketRecord *t);
+        /* Tickets of host_id with id > after, ascending, with data, at most max. */
+        int (*tickets_after)(Storage *s, const char *host_id, int64_t after, size_t max, TicketFunc f, void *userdata);
+        /* Moves a host to a group; -ENOENT for an unknown host. */
+        int (*host_set_group)(Storage *s, const char *host_id, const char *group);
 } StorageOps;
 
 struct Storage {
@@ -291,6 +359,29 @@ static inline int storage_cert_get(Storage *s, const char *serial, CertRecord *r
 }
 static inline int storage_cert_revoke(Storage *s, const char *serial, const char *subject) {
         return s->ops->cert_revoke(s, serial, subject);
+}
+
+static inline int storage_policy_publish(Storage *s, const PolicyRecord *p) {
+        return s->ops->policy_publish(s, p);
+}
+static inline int storage_policy_latest(Storage *s, const char *group, bool with_data, PolicyRecord *ret) {
+        return s->ops->policy_latest(s, group, with_data, ret);
+}
+static inline int storage_policies(Storage *s, const char *group, uint64_t limit, PolicyFunc f, void *userdata) {
+        return s->ops->policies(s, group, limit, f, userdata);
+}
+static inline int storage_published_state(Storage *s, PublishedState *ret) {
+        return s->ops->published_state(s, ret);
+}
+static inline int storage_ticket_queue(Storage *s, TicketRecord *t) {
+        return s->ops->ticket_queue(s, t);
+}
+static inline int storage_tickets_after(Storage *s, const char *host_id, int64_t after, size_t max, TicketFunc f,
+                                        void *userdata) {
+        return s->ops->tickets_after(s, host_id, after, max, f, userdata);
+}
+static inline int storage_host_set_group(Storage *s, const char *host_id, const char *group) {
+        return s->ops->host_set_group(s, host_id, group);
 }
 
 /* ---- helpers shared by the backends (storage.c) ---- */

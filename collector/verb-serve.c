@@ -29,7 +29,7 @@ static void raise_fd_limit(unsigned want) {
 }
 
 int verb_serve(int argc, char *argv[]) {
-        enum { OPT_LISTEN = OPT_VERB_FIRST, OPT_THREADS, OPT_CONNS, OPT_PER_IP, OPT_IDLE, OPT_REQ, OPT_DAYS };
+        enum { OPT_LISTEN = OPT_VERB_FIRST, OPT_THREADS, OPT_CONNS, OPT_PER_IP, OPT_IDLE, OPT_REQ, OPT_DAYS, OPT_CONSOLE };
         static const struct option options[] = {
                 COMMON_OPTIONS,
                 { "listen", required_argument, NULL, OPT_LISTEN },
@@ -39,12 +39,13 @@ int verb_serve(int argc, char *argv[]) {
                 { "idle-timeout", required_argument, NULL, OPT_IDLE },
                 { "request-timeout", required_argument, NULL, OPT_REQ },
                 { "cert-days", required_argument, NULL, OPT_DAYS },
+                { "console-dir", required_argument, NULL, OPT_CONSOLE },
                 {} };
         static const char *const keys[] = {
                 [OPT_LISTEN - OPT_VERB_FIRST] = "listen", [OPT_THREADS - OPT_VERB_FIRST] = "threads",
                 [OPT_CONNS - OPT_VERB_FIRST] = "connection-limit", [OPT_PER_IP - OPT_VERB_FIRST] = "per-ip-limit",
                 [OPT_IDLE - OPT_VERB_FIRST] = "idle-timeout", [OPT_REQ - OPT_VERB_FIRST] = "request-timeout",
-                [OPT_DAYS - OPT_VERB_FIRST] = "cert-days" };
+                [OPT_DAYS - OPT_VERB_FIRST] = "cert-days", [OPT_CONSOLE - OPT_VERB_FIRST] = "console-dir" };
         Settings s = {};
         int c, r;
 
@@ -54,7 +55,7 @@ int verb_serve(int argc, char *argv[]) {
                                 return EXIT_USAGE;
                         continue;
                 }
-                if (c >= OPT_LISTEN && c <= OPT_DAYS) {
+                if (c >= OPT_LISTEN && c <= OPT_CONSOLE) {
                         if (settings_add(&s, keys[c - OPT_VERB_FIRST], optarg) < 0)
                                 return EXIT_USAGE;
                         continue;
@@ -71,7 +72,9 @@ int verb_serve(int argc, char *argv[]) {
                                "  --per-ip-limit N      connections per client address (default 0: no limit)\n"
                                "  --idle-timeout SEC    close connections idle this long (default %u)\n"
                                "  --request-timeout SEC close a request not received in full after this long (default %u)\n"
-                               "  --cert-days N         validity of certificates issued at enrollment (default %u)\n",
+                               "  --cert-days N         validity of certificates issued at enrollment (default %u)\n"
+                               "  --console-dir DIR     the responder console's files (default " COLLECTOR_CONSOLE_DIR_DEFAULT ";\n"
+                               "                        empty: no console pages)\n",
                                SERVER_CONNECTIONS_DEFAULT, SERVER_IDLE_TIMEOUT_DEFAULT_SEC,
                                SERVER_REQUEST_TIMEOUT_DEFAULT_SEC, HOST_CERT_VALIDITY_DAYS_DEFAULT);
                         return 0;

@@ -250,7 +250,8 @@ int verb_operator_cert(int argc, char *argv[]) {
                 case 'h':
                         printf("Usage: mnguard-collector operator-cert --name NAME [--role auditor|admin] --out PREFIX\n\n"
                                "Issues a client certificate for an operator: PREFIX.crt and PREFIX.key (0600). Operators\n"
-                               "read hosts, events and alerts over HTTPS; admins will also publish policies.\n\n"
+                               "read hosts, events and alerts over HTTPS; admins also publish policies and queue\n"
+                               "exception tickets (POST /v1/policy, POST /v1/tickets).\n\n"
                                COMMON_HELP
                                "  --name NAME           the operator (A-Z a-z 0-9 _ . - @, at most %d bytes)\n"
                                "  --role ROLE           auditor (read, the default) or admin\n"

@@ -13,6 +13,8 @@ then reads one command per line on stdin and answers one line on stdout:
                             sysfs "authorized" reads EXPECT ("ok authorized=EXPECT")
   unplug PORT               the stick is removed ("ok")
   authorized PATH           prints the "authorized" value of PATH below the root hub (e.g. 1-1)
+  await PATH EXPECT         answers once that value reads EXPECT ("ok authorized=EXPECT"): the daemon
+                            acting on something else than a plug (a new policy)
   stop                      SIGTERM to the daemon; answers "stopped STATUS" and exits
 
 Any failure is answered with "error MESSAGE" (the daemon's log is printed on stderr) and ends the helper.
@@ -33,6 +35,33 @@ from gi.repository import UMockdev  # noqa: E402
 
 HUB = "/sys/devices/pci0000:00/0000:00:14.0/usb1"
 PRELOAD = "libumockdev-preload.so.0"
+
+# The sysfs "descriptors" of a SanDisk Cruzer Blade as the kernel shows them: device (18 bytes), then
+# configuration 1 with one mass-storage interface (08/06/50, bulk-only) and its two bulk endpoints. The
+# daemon reads them for a device just plugged in (its interfaces may not all be in sysfs yet).
+STICK_DESCRIPTORS = bytes.fromhex(
+    "12 01 00 02 00 00 00 40 81 07 81 55 00 01 01 02 03 01"  # device 0781:5581, one configuration
+    " 09 02 20 00 01 01 00 80 32"                             # configuration 1: 32 bytes, one interface
+    " 09 04 00 00 02 08 06 50 00"                             # interface 0: storage, SCSI, bulk-only
+    " 07 05 81 02 00 02 00 07 05 02 02 00 02 00")             # bulk IN, bulk OUT
+
+
+def stick_record(dev, port, serial):
+    """A USB stick (0781:5581) at dev with one mass-storage interface, in umockdev-record's format. Only the
+    properties a kernel uevent has (SUBSYSTEM, DEVTYPE, DEVNAME, …): what udev adds (ID_*) is left out."""
+    return "\n".join([
+        f"P: {dev[4:]}",
+        "E: SUBSYSTEM=usb", "E: DEVTYPE=usb_device", "E: DEVNAME=/dev/bus/usb/001/029", "E: BUSNUM=001",
+        "E: DEVNUM=029", "E: PRODUCT=781/5581/100",
+        "A: idVendor=0781", "A: idProduct=5581", f"A: serial={serial}", "A: manufacturer=SanDisk",
+        "A: product=Cruzer Blade", "A: bDeviceClass=00", "A: bNumInterfaces= 1", "A: bConfigurationValue=1",
+        "A: authorized=1", "A: busnum=1", "A: devnum=29", "H: descriptors=" + STICK_DESCRIPTORS.hex().upper(),
+        "",
+        f"P: {dev[4:]}/{port}:1.0",
+        "E: SUBSYSTEM=usb", "E: DEVTYPE=usb_interface", "E: INTERFACE=8/6/80", "E: PRODUCT=781/5581/100",
+        "A: bInterfaceClass=08", "A: bInterfaceSubClass=06", "A: bInterfaceProtocol=50", "A: bInterfaceNumber=00",
+        "A: authorized=1",
+        "", ""])
 
 
 def fail(msg, log=None):
@@ -133,18 +162,13 @@ def main():
             fail(f"mnguardd exited with status {proc.returncode}", log)
         if cmd == "plug" and len(args) == 3:
             port, serial, expect = args
-            dev = tb.add_device(
-                "usb", port, HUB,
-                ["idVendor", "0781", "idProduct", "5581", "serial", serial, "manufacturer", "SanDisk",
-                 "product", "Cruzer Blade", "bDeviceClass", "00", "bNumInterfaces", " 1",
-                 "bConfigurationValue", "1", "authorized", "1", "busnum", "1", "devnum", "29"],
-                ["DEVTYPE", "usb_device", "DEVNAME", "/dev/bus/usb/001/029", "ID_VENDOR_ID", "0781",
-                 "ID_MODEL_ID", "5581"])
-            tb.add_device(
-                "usb", f"{port}:1.0", dev,
-                ["bInterfaceClass", "08", "bInterfaceSubClass", "06", "bInterfaceProtocol", "50",
-                 "bInterfaceNumber", "00", "authorized", "1"],
-                ["DEVTYPE", "usb_interface"])
+            # One record (umockdev-record's format) for the device and its interface: add_from_string
+            # sends no uevent, so the "add" below finds both and the descriptors in place, as the kernel's
+            # does (add_device would announce the device before its interface and descriptors exist).
+            dev = f"{HUB}/{port}"
+            if not tb.add_from_string(stick_record(dev, port, serial)):
+                stop()
+                fail(f"cannot add a stick at {port}", log)
             sticks[port] = dev
             tb.uevent(dev, "add")
             if not wait_for(lambda: authorized(port) == expect, a.timeout):
@@ -158,6 +182,12 @@ def main():
             print("ok", flush=True)
         elif cmd == "authorized" and len(args) == 1:
             print(authorized(args[0]), flush=True)
+        elif cmd == "await" and len(args) == 2:
+            port, expect = args
+            if not wait_for(lambda: authorized(port) == expect, a.timeout):
+                stop()
+                fail(f"{port} did not become authorized={expect} (it is {authorized(port)})", log)
+            print(f"ok authorized={expect}", flush=True)
         elif cmd == "stop":
             print(f"stopped {stop()}", flush=True)
             return 0

@@ -23,6 +23,9 @@ MNGUARD_PACKAGES=(
         # its tests: a session D-Bus with python3-dbusmock, Xvfb, xclip
         libnotify-dev libglib2.0-dev libx11-dev libxfixes-dev libxres-dev gettext
         dbus python3-dbus python3-dbusmock xvfb xclip
+        # the responder console's tests: headless Chromium driven through ChromeDriver by Selenium, the
+        # collector's CA trusted in an NSS database (certutil), a Japanese font for readable screenshots
+        chromium chromium-driver python3-selenium libnss3-tools fonts-ipafont-gothic
         # packages and installer tests: cpack DEB, dpkg-shlibdeps, dpkg --root, lintian, systemd-analyze and
         # the shell linter, strace (the daemon's system calls); the demo (installer/demo-agent.py: python3-gi)
         dpkg-dev lintian systemd shellcheck python3-gi strace

@@ -61,6 +61,16 @@ int columns_from_body(const RecordFields *f, Columns *c) {
         return 0;
 }
 
+int journal_json_add(json_object *o, const char *key, json_object *v) {
+        if (!v)
+                return -ENOMEM;
+        if (json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
 json_object *journal_event_new(Journal *j, const char *action, const char *outcome, const char *reason) {
         _cleanup_(json_object_putp) json_object *ev = json_object_new_object();
         json_object *e = json_object_new_object(), *h = NULL;
@@ -70,25 +80,20 @@ json_object *journal_event_new(Journal *j, const char *action, const char *outco
                 json_object_put(e);
                 return NULL;
         }
-        json_object_object_add(ev, "@timestamp", json_object_new_string(journal_timestamp_format(now_usec(), ts)));
-        json_object_object_add(ev, "event", e);
-        json_object_object_add(e, "action", json_object_new_string(action));
-        json_object_object_add(e, "outcome", json_object_new_string(outcome));
-        if (reason)
-                json_object_object_add(e, "reason", json_object_new_string(reason));
-        if (j->host_id || j->host_name) {
-                if (!(h = json_object_new_object()))
-                        return NULL;
-                json_object_object_add(ev, "host", h);
-                if (j->host_id)
-                        json_object_object_add(h, "id", json_object_new_string(j->host_id));
-                if (j->host_name)
-                        json_object_object_add(h, "name", json_object_new_string(j->host_name));
-        }
-        /* json_object_object_add() silently drops NULL values: check the result is complete */
-        if (!json_object_object_get(ev, "@timestamp") || !json_object_object_get(e, "action") ||
-            !json_object_object_get(e, "outcome"))
+        /* json_object_object_add() fails when memory runs out: a record missing a member must not be
+         * written, so each one is checked */
+        if (journal_json_add(ev, "event", e) < 0 ||
+            journal_json_add(ev, "@timestamp", json_object_new_string(journal_timestamp_format(now_usec(), ts))) < 0 ||
+            journal_json_add(e, "action", json_object_new_string(action)) < 0 ||
+            journal_json_add(e, "outcome", json_object_new_string(outcome)) < 0 ||
+            (reason && journal_json_add(e, "reason", json_object_new_string(reason)) < 0))
                 return NULL;
+        if (j->host_id || j->host_name) {
+                if (journal_json_add(ev, "host", h = json_object_new_object()) < 0 ||
+                    (j->host_id && journal_json_add(h, "id", json_object_new_string(j->host_id)) < 0) ||
+                    (j->host_name && journal_json_add(h, "name", json_object_new_string(j->host_name)) < 0))
+                        return NULL;
+        }
         return TAKE_PTR(ev);
 }
 
@@ -119,8 +124,7 @@ int journal_build_record(Journal *j, json_object *event, Record **ret) {
                         return -EINVAL;
         }
         if (!json_object_object_get_ex(event, "@timestamp", &x) &&
-            ((x = json_object_new_string(journal_timestamp_format(now_usec(), ts))) == NULL ||
-             json_object_object_add(event, "@timestamp", x) < 0))
+            journal_json_add(event, "@timestamp", json_object_new_string(journal_timestamp_format(now_usec(), ts))) < 0)
                 return -ENOMEM;
         if (j->head_seq >= INT64_MAX)
                 return -EOVERFLOW;
@@ -128,8 +132,8 @@ int journal_build_record(Journal *j, json_object *event, Record **ret) {
         uint64_t seq = j->head_seq + 1;
         hex_encode(j->head_hash, JOURNAL_SHA256_SIZE, prev_hex);
         json_object_object_del(mn, "hash");
-        if (!(x = json_object_new_int64((int64_t) seq)) || json_object_object_add(ev, "sequence", x) < 0 ||
-            !(x = json_object_new_string_len(prev_hex, 64)) || json_object_object_add(mn, "prev_hash", x) < 0)
+        if (journal_json_add(ev, "sequence", json_object_new_int64((int64_t) seq)) < 0 ||
+            journal_json_add(mn, "prev_hash", json_object_new_string_len(prev_hex, 64)) < 0)
                 return -ENOMEM;
 
         buf_reset(&j->scratch);
@@ -165,7 +169,7 @@ int journal_build_record(Journal *j, json_object *event, Record **ret) {
         }
 
         hex_encode(hash, JOURNAL_SHA256_SIZE, hash_hex);
-        if (!(x = json_object_new_string_len(hash_hex, 64)) || json_object_object_add(mn, "hash", x) < 0) {
+        if (journal_json_add(mn, "hash", json_object_new_string_len(hash_hex, 64)) < 0) {
                 free(rec);
                 return -ENOMEM;
         }
@@ -265,21 +269,12 @@ static int record_gap(Journal *j) {
                      err ? err : "write error") < 0)
                 return -ENOMEM;
         ev = journal_event_new(j, "journal-gap", "failure", reason);
-        mn = json_object_new_object();
-        gap = json_object_new_object();
-        if (!ev || !mn || !gap) {
-                json_object_put(mn);
-                json_object_put(gap);
-                return -ENOMEM;
-        }
-        json_object_object_add(ev, "mnguard", mn);
-        json_object_object_add(mn, "gap", gap);
-        json_object_object_add(gap, "lost", json_object_new_uint64(j->lost));
-        json_object_object_add(gap, "first_lost", json_object_new_string(journal_timestamp_format(j->lost_first_usec, t1)));
-        json_object_object_add(gap, "last_lost", json_object_new_string(journal_timestamp_format(j->lost_last_usec, t2)));
-        if (err)
-                json_object_object_add(gap, "error", json_object_new_string(err));
-        if (json_object_object_length(gap) < 3)
+        if (!ev || journal_json_add(ev, "mnguard", mn = json_object_new_object()) < 0 ||
+            journal_json_add(mn, "gap", gap = json_object_new_object()) < 0 ||
+            journal_json_add(gap, "lost", json_object_new_uint64(j->lost)) < 0 ||
+            journal_json_add(gap, "first_lost", json_object_new_string(journal_timestamp_format(j->lost_first_usec, t1))) < 0 ||
+            journal_json_add(gap, "last_lost", json_object_new_string(journal_timestamp_format(j->lost_last_usec, t2))) < 0 ||
+            (err && journal_json_add(gap, "error", json_object_new_string(err)) < 0))
                 return -ENOMEM;
         if ((r = journal_build_record(j, ev, &rec)) < 0)
                 return r;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,11 +106,14 @@ static int set_aside(const char *path, char **ret_name) {
                 if ((i == 1 ? asprintf(&name, "%s.corrupt-%s", path, stamp)
                             : asprintf(&name, "%s.corrupt-%s-%d", path, stamp, i)) < 0)
                         return -ENOMEM;
-                for (size_t k = 0; k < ELEMENTSOF(suffixes) && !taken; k++) {
-                        _cleanup_free_ char *x = NULL;
-                        if (asprintf(&x, "%s%s", name, suffixes[k]) < 0)
-                                return -ENOMEM;
-                        taken = access(x, F_OK) >= 0;
+                /* the names of the -wal and -shm made before anything is moved: nothing can fail halfway
+                 * for want of memory */
+                char from[ELEMENTSOF(suffixes)][PATH_MAX], to[ELEMENTSOF(suffixes)][PATH_MAX];
+                for (size_t k = 0; k < ELEMENTSOF(suffixes); k++) {
+                        if (snprintf(from[k], PATH_MAX, "%s%s", path, suffixes[k]) >= PATH_MAX ||
+                            snprintf(to[k], PATH_MAX, "%s%s", name, suffixes[k]) >= PATH_MAX)
+                                return -ENAMETOOLONG;
+                        taken = taken || access(to[k], F_OK) >= 0;
                 }
                 if (taken)
                         continue;
@@ -119,10 +123,7 @@ static int set_aside(const char *path, char **ret_name) {
                 if (r < 0)
                         return r;
                 for (size_t k = 0; k < ELEMENTSOF(suffixes); k++) {
-                        _cleanup_free_ char *from = NULL, *to = NULL;
-                        if (asprintf(&from, "%s%s", path, suffixes[k]) < 0 || asprintf(&to, "%s%s", name, suffixes[k]) < 0)
-                                return -ENOMEM;
-                        r = rename_noreplace(from, to);
+                        r = rename_noreplace(from[k], to[k]);
                         if (r < 0 && r != -ENOENT)
                                 return r;
                 }
@@ -139,38 +140,54 @@ typedef struct Salvage {
         uint8_t record_hash[JOURNAL_SHA256_SIZE], meta_hash[JOURNAL_SHA256_SIZE];
 } Salvage;
 
-/* Reads what it can from the set-aside file; any failure just leaves things unknown. */
-static void salvage(const char *name, Salvage *s) {
+static bool is_nomem(sqlite3 *db, int rc) {
+        return (rc & 0xff) == SQLITE_NOMEM || (rc != SQLITE_OK && (sqlite3_errcode(db) & 0xff) == SQLITE_NOMEM);
+}
+
+/* Reads what it can from the set-aside file; a failure because of the file just leaves things unknown.
+ * -ENOMEM when memory ran out: then nothing is known that the sequence could be continued from. */
+static int salvage(const char *name, Salvage *s) {
         sqlite3 *db = NULL;
         char *tmpdir = NULL;
         sqlite3_stmt *st = NULL;
+        int rc, r = 0;
 
         *s = (Salvage) {};
-        if (journal_readonly_connect(name, &db, NULL, &tmpdir) < 0)
-                return;
-        if (sqlite3_prepare_v2(db, "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", -1, &st, NULL) == SQLITE_OK &&
-            sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 1) == JOURNAL_SHA256_SIZE &&
-            sqlite3_column_int64(st, 0) > 0) {
+        r = journal_readonly_connect(name, &db, NULL, &tmpdir);
+        if (r < 0)
+                return r == -ENOMEM ? r : 0;
+        rc = sqlite3_prepare_v2(db, "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", -1, &st, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == JOURNAL_SHA256_SIZE && sqlite3_column_int64(st, 0) > 0) {
                 s->have_record = true;
                 s->record_seq = (uint64_t) sqlite3_column_int64(st, 0);
                 memcpy(s->record_hash, sqlite3_column_blob(st, 1), JOURNAL_SHA256_SIZE);
-        }
+        } else if (is_nomem(db, rc))
+                r = -ENOMEM;
         sqlite3_finalize(st);
         st = NULL;
-        if (sqlite3_prepare_v2(db,
-                               "SELECT (SELECT value FROM meta WHERE key = 'last_seq'), "
-                               "(SELECT value FROM meta WHERE key = 'last_hash')",
-                               -1, &st, NULL) == SQLITE_OK &&
-            sqlite3_step(st) == SQLITE_ROW) {
+        rc = r < 0 ? SQLITE_NOMEM
+                   : sqlite3_prepare_v2(db,
+                                        "SELECT (SELECT value FROM meta WHERE key = 'last_seq'), "
+                                        "(SELECT value FROM meta WHERE key = 'last_hash')",
+                                        -1, &st, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
                 const char *seq = (const char *) sqlite3_column_text(st, 0);
                 const char *hash = (const char *) sqlite3_column_text(st, 1);
                 if (seq && hash && parse_u64(seq, &s->meta_seq) >= 0 && s->meta_seq > 0 &&
                     hex_decode32(hash, strlen(hash), s->meta_hash) >= 0)
                         s->have_meta = true;
-        }
+                else if (is_nomem(db, rc))
+                        r = -ENOMEM; /* a value that could not be converted */
+        } else if (is_nomem(db, rc))
+                r = -ENOMEM;
         sqlite3_finalize(st);
         sqlite3_close_v2(db);
         journal_remove_tmpdir(tmpdir);
+        return r;
 }
 
 static int add_u64(json_object *o, const char *key, uint64_t v) {
@@ -201,10 +218,48 @@ static int add_object(json_object *o, const char *key, json_object **ret) {
         return 0;
 }
 
+/* The new journal could not be started: it goes, and the damaged file goes back to where it was, so that
+ * the next journal_open() does it all again and the sequence still continues from the old one. */
+static void undo_set_aside(Journal *j, const char *name) {
+        static const char *const suffixes[] = { "", "-wal", "-shm" };
+
+        /* closed first: closing removes the new journal's -wal by its name */
+        sqlite3_finalize(j->insert);
+        j->insert = NULL;
+        sqlite3_close_v2(j->db);
+        j->db = NULL;
+        for (size_t k = 0; k < ELEMENTSOF(suffixes); k++) {
+                char from[PATH_MAX], to[PATH_MAX];
+                if (snprintf(to, sizeof(to), "%s%s", j->path, suffixes[k]) >= (int) sizeof(to) ||
+                    snprintf(from, sizeof(from), "%s%s", name, suffixes[k]) >= (int) sizeof(from))
+                        return;
+                (void) unlink(to);
+                if (rename_noreplace(from, to) < 0 && k == 0)
+                        return;
+        }
+        fsync_parent(j->path);
+        free(j->set_aside);
+        j->set_aside = NULL;
+}
+
+static int salvage_into_new(Journal *j, const JournalOptions *opts, const char *reason, const char *name);
+
 int journal_set_aside_and_salvage(Journal *j, const JournalOptions *opts, const char *reason) {
+        _cleanup_free_ char *name = NULL;
+        int r;
+
+        if ((r = set_aside(j->path, &name)) < 0)
+                return r;
+        r = salvage_into_new(j, opts, reason, name);
+        if (r < 0)
+                undo_set_aside(j, name);
+        return r;
+}
+
+static int salvage_into_new(Journal *j, const JournalOptions *opts, const char *reason, const char *name) {
         _cleanup_(json_object_putp) json_object *ev = NULL;
         _cleanup_free_ Record *rec = NULL;
-        _cleanup_free_ char *name = NULL, *why = NULL, *safe_reason = NULL, *safe_name = NULL;
+        _cleanup_free_ char *why = NULL, *safe_reason = NULL, *safe_name = NULL;
         json_object *mn, *info, *file, *anchor;
         uint64_t seq = 0, hint_seq = 0;
         uint8_t hash[JOURNAL_SHA256_SIZE] = {}, hint_hash[JOURNAL_SHA256_SIZE];
@@ -212,13 +267,15 @@ int journal_set_aside_and_salvage(Journal *j, const JournalOptions *opts, const 
         Salvage s;
         int r;
 
-        if ((r = set_aside(j->path, &name)) < 0)
-                return r;
         j->set_aside = strdup(name);
         if (!j->set_aside)
                 return -ENOMEM;
-        salvage(name, &s);
-        have_hint = read_head_hint(j->path, &hint_seq, hint_hash) >= 0;
+        if ((r = salvage(name, &s)) < 0)
+                return r;
+        r = read_head_hint(j->path, &hint_seq, hint_hash);
+        if (r == -ENOMEM)
+                return r;
+        have_hint = r >= 0;
 
         /* Go on after the newest sequence known from any source. */
         if (s.have_record) {

@@ -137,6 +137,9 @@ void journal_write_head_hint(Journal *j);
 
 /* Builds the record for event on top of the chain head and advances the head. */
 int journal_build_record(Journal *j, json_object *event, Record **ret);
+/* Adds v as o[key]; v == NULL (its allocation failed) or a failed add is -ENOMEM, and v is released then
+ * (json_object_object_add() leaves it with the caller when it fails). */
+int journal_json_add(json_object *o, const char *key, json_object *v);
 /* A journal-generated event (journal-gap, journal-corrupt, journal-pruned) with @timestamp and host. */
 json_object *journal_event_new(Journal *j, const char *action, const char *outcome, const char *reason);
 /* Inserts a record with insert (prepared on db from JOURNAL_INSERT_SQL) inside the caller's transaction. */

@@ -19,7 +19,8 @@ int db_meta_get(sqlite3 *db, const char *key, char **ret) {
         int r;
         if (rc == SQLITE_ROW) {
                 const char *v = (const char *) sqlite3_column_text(st, 0);
-                char *copy = strdup(v ? v : "");
+                /* NULL also when SQLite ran out of memory for it: not an empty value then */
+                char *copy = !v && (sqlite3_errcode(db) & 0xff) == SQLITE_NOMEM ? NULL : strdup(v ? v : "");
                 r = copy ? 0 : -ENOMEM;
                 if (copy)
                         *ret = copy;

@@ -110,6 +110,10 @@ int journal_query(Journal *j, const JournalQuery *q, JournalRecordFunc f, void *
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 const char *body = (const char *) sqlite3_column_text(st, 3);
                 size_t len = (size_t) sqlite3_column_bytes(st, 3);
+                if (!body && (sqlite3_errcode(j->db) & 0xff) == SQLITE_NOMEM) {
+                        r = -ENOMEM; /* not an empty record */
+                        break;
+                }
                 r = full_record(body ? body : "", body ? len : 0, sqlite3_column_blob(st, 2),
                                 (size_t) sqlite3_column_bytes(st, 2), &out);
                 if (r < 0)
@@ -228,23 +232,24 @@ static int manifest_line(JournalExporter *e) {
                 json_object_put(m);
                 return -ENOMEM;
         }
-        json_object_object_add(top, "mnguard_manifest", m);
-        json_object_object_add(m, "format", json_object_new_int(JOURNAL_FORMAT));
-        json_object_object_add(m, "count", json_object_new_uint64(e->count));
-        json_object_object_add(m, "exported_at", json_object_new_string(journal_timestamp_format(now_usec(), ts)));
-        if (e->j->host_id)
-                json_object_object_add(m, "host_id", json_object_new_string(e->j->host_id));
-        if (e->since > 0)
-                json_object_object_add(m, "since", json_object_new_string(journal_timestamp_format(e->since, ts)));
-        if (e->until > 0)
-                json_object_object_add(m, "until", json_object_new_string(journal_timestamp_format(e->until, ts)));
+        /* every member checked: a manifest missing one would make a good export fail verification */
+        if (journal_json_add(top, "mnguard_manifest", m) < 0 ||
+            journal_json_add(m, "format", json_object_new_int(JOURNAL_FORMAT)) < 0 ||
+            journal_json_add(m, "count", json_object_new_uint64(e->count)) < 0 ||
+            journal_json_add(m, "exported_at", json_object_new_string(journal_timestamp_format(now_usec(), ts))) < 0 ||
+            (e->j->host_id && journal_json_add(m, "host_id", json_object_new_string(e->j->host_id)) < 0) ||
+            (e->since > 0 && journal_json_add(m, "since", json_object_new_string(journal_timestamp_format(e->since, ts))) < 0) ||
+            (e->until > 0 && journal_json_add(m, "until", json_object_new_string(journal_timestamp_format(e->until, ts))) < 0))
+                return -ENOMEM;
         if (e->count > 0) {
-                json_object_object_add(m, "first_sequence", json_object_new_uint64(e->first_seq));
-                json_object_object_add(m, "last_sequence", json_object_new_uint64(e->last_seq));
+                char last_hex[JOURNAL_HASH_HEX_SIZE];
                 hex_encode(e->first_prev, JOURNAL_SHA256_SIZE, hex);
-                json_object_object_add(m, "first_prev_hash", json_object_new_string(hex));
-                hex_encode(e->last_hash, JOURNAL_SHA256_SIZE, hex);
-                json_object_object_add(m, "last_hash", json_object_new_string(hex));
+                hex_encode(e->last_hash, JOURNAL_SHA256_SIZE, last_hex);
+                if (journal_json_add(m, "first_sequence", json_object_new_uint64(e->first_seq)) < 0 ||
+                    journal_json_add(m, "last_sequence", json_object_new_uint64(e->last_seq)) < 0 ||
+                    journal_json_add(m, "first_prev_hash", json_object_new_string(hex)) < 0 ||
+                    journal_json_add(m, "last_hash", json_object_new_string(last_hex)) < 0)
+                        return -ENOMEM;
         }
         buf_reset(&e->line);
         int r = canon_write(&e->line, top);
@@ -272,6 +277,10 @@ int journal_exporter_next(JournalExporter *e, const char **ret_line, size_t *ret
                 const char *body = (const char *) sqlite3_column_text(e->get, 1);
                 size_t len = (size_t) sqlite3_column_bytes(e->get, 1);
                 RecordFields f;
+                if (!body && (sqlite3_errcode(e->j->db) & 0xff) == SQLITE_NOMEM) {
+                        sqlite3_reset(e->get);
+                        return -ENOMEM;
+                }
                 if (sqlite3_column_bytes(e->get, 0) != JOURNAL_SHA256_SIZE || !body ||
                     canon_scan_record(body, len, &f) < 0 || (e->count == 0 && hex_decode32(f.prev_hash.p, f.prev_hash.n, e->first_prev) < 0)) {
                         sqlite3_reset(e->get);

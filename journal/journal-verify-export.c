@@ -33,24 +33,24 @@ _printf_(4, 5) static void fault(ExportState *s, JournalFault f, uint64_t seq, c
         s->res->fault_sequence = seq;
 }
 
-/* 1 and a line in b (without the newline), 0 at the end, -EMSGSIZE for an overlong line. */
+/* 1 and a line in b (without the newline), 0 at the end, -EMSGSIZE for an overlong line, -ENOMEM. */
 static int read_line(FILE *f, Buf *b, bool *ret_nul) {
-        int c;
+        int c, r;
         buf_reset(b);
         *ret_nul = false;
         while ((c = getc_unlocked(f)) != EOF) {
                 if (c == '\n')
-                        return buf_terminate(b) < 0 ? -EMSGSIZE : 1;
+                        return (r = buf_terminate(b)) < 0 ? r : 1;
                 if (c == 0)
                         *ret_nul = true;
-                if (buf_putc(b, (char) c) < 0)
-                        return -EMSGSIZE;
+                if ((r = buf_putc(b, (char) c)) < 0)
+                        return r;
         }
         if (ferror(f))
                 return -EIO;
         if (b->len == 0)
                 return 0;
-        return buf_terminate(b) < 0 ? -EMSGSIZE : 1;
+        return (r = buf_terminate(b)) < 0 ? r : 1;
 }
 
 static const char *get_string(json_object *o, const char *key) {
@@ -107,7 +107,8 @@ static void check_manifest(ExportState *s, json_object *m) {
                 fault(s, JOURNAL_FAULT_MANIFEST, res->first_sequence, "manifest names another start of the chain");
 }
 
-static void check_record(ExportState *s, json_object *o, const char *line, size_t len, Buf *canon) {
+/* Records a fault in s; -ENOMEM when the check could not be made. */
+static int check_record(ExportState *s, json_object *o, bool canonical, Buf *canon) {
         JournalVerifyResult *res = s->res;
         uint64_t expect = s->have_prev ? s->prev_seq + 1 : 0, seq;
         json_object *mn, *ev;
@@ -120,14 +121,13 @@ static void check_record(ExportState *s, json_object *o, const char *line, size_
             !get_u64(ev, "sequence", &seq) || !is_hash_hex(h = get_string(mn, "hash")) ||
             !is_hash_hex(p = get_string(mn, "prev_hash"))) {
                 fault(s, JOURNAL_FAULT_MALFORMED, expect, "not a journal record");
-                return;
+                return 0;
         }
         /* Byte for byte what the journal wrote: no second reading of the same line (duplicate keys,
          * spacing, number forms) can differ from what was hashed. */
-        buf_reset(canon);
-        if (canon_write(canon, o) < 0 || canon->len != len || memcmp(canon->data, line, len) != 0) {
+        if (!canonical) {
                 fault(s, JOURNAL_FAULT_MALFORMED, seq, "record %" PRIu64 " is not in canonical form: modified", seq);
-                return;
+                return 0;
         }
         if (s->have_prev && seq != expect) {
                 if (seq > expect)
@@ -136,25 +136,28 @@ static void check_record(ExportState *s, json_object *o, const char *line, size_
                 else
                         fault(s, JOURNAL_FAULT_SEQUENCE, seq, "record %" PRIu64 " follows record %" PRIu64 ": reordered",
                               seq, s->prev_seq);
-                return;
+                return 0;
         }
         if (s->have_prev && !streq(p, s->prev_hash)) {
                 fault(s, JOURNAL_FAULT_LINK, seq, "record %" PRIu64 " does not follow record %" PRIu64 ": inserted or replaced",
                       seq, s->prev_seq);
-                return;
+                return 0;
         }
         memcpy(hash, h, sizeof(hash));
         json_object_object_del(mn, "hash");
         buf_reset(canon);
-        if (canon_write(canon, o) < 0) {
+        int r = canon_write(canon, o);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
                 fault(s, JOURNAL_FAULT_MALFORMED, seq, "record %" PRIu64 " cannot be hashed", seq);
-                return;
+                return 0;
         }
         record_hash(p, canon->data, canon->len, digest);
         hex_encode(digest, sizeof(digest), computed);
         if (!streq(computed, hash)) {
                 fault(s, JOURNAL_FAULT_MODIFIED, seq, "record %" PRIu64 " does not match its hash: modified", seq);
-                return;
+                return 0;
         }
         if (!s->have_prev) {
                 res->first_sequence = seq;
@@ -166,13 +169,78 @@ static void check_record(ExportState *s, json_object *o, const char *line, size_
         res->n_records++;
         res->last_sequence = seq;
         memcpy(res->last_hash, hash, sizeof(hash));
+        return 0;
+}
+
+/* One parse of line: 1 and *ret when it is a JSON object (*ret_canonical: the line is exactly its
+ * canonical form, which is left in canon), 0 when it is not, -ENOMEM. */
+static int parse_once(json_tokener *tok, const Buf *line, Buf *canon, json_object **ret, bool *ret_canonical) {
+        json_tokener_reset(tok);
+        json_object *o = json_tokener_parse_ex(tok, line->data, (int) line->len);
+        enum json_tokener_error e = json_tokener_get_error(tok);
+        int r;
+
+        buf_reset(canon);
+        if (!o && e == json_tokener_success)
+                return -ENOMEM; /* json-c before 0.17: out of memory, without an error */
+        if (!o || e != json_tokener_success || (size_t) json_tokener_get_parse_end(tok) != line->len ||
+            !json_object_is_type(o, json_type_object)) {
+                json_object_put(o);
+                return 0;
+        }
+        r = canon_write(canon, o);
+        if (r == -ENOMEM) {
+                json_object_put(o);
+                return r;
+        }
+        *ret_canonical = r >= 0 && canon->len == line->len && memcmp(canon->data, line->data, line->len) == 0;
+        *ret = o;
+        return 1;
+}
+
+/* Parses a line into *ret (NULL: not a JSON object). json-c before 0.17 does not report running out of
+ * memory while parsing: it drops members or cuts strings short and says nothing. So a line that does not
+ * come out as a canonical JSON object is parsed a second time, and only the same result twice is a
+ * verdict on the line; anything else means that memory ran out (-ENOMEM). */
+static int parse_line(json_tokener *tok, const Buf *line, Buf *canon, Buf *canon2, json_object **ret, bool *ret_canonical) {
+        json_object *o = NULL, *o2 = NULL;
+        bool c = false, c2 = false;
+        int r, r2;
+
+        r = parse_once(tok, line, canon, &o, &c);
+        if (r < 0)
+                return r;
+        if (r > 0 && c) {
+                *ret = o;
+                *ret_canonical = true;
+                return 0;
+        }
+        r2 = parse_once(tok, line, canon2, &o2, &c2);
+        if (r2 < 0) {
+                json_object_put(o);
+                return r2;
+        }
+        if (r2 > 0 && c2) {
+                json_object_put(o);
+                *ret = o2;
+                *ret_canonical = true;
+                return 0;
+        }
+        json_object_put(o2);
+        if (r != r2 || canon->len != canon2->len || (canon->len > 0 && memcmp(canon->data, canon2->data, canon->len) != 0)) {
+                json_object_put(o);
+                return -ENOMEM;
+        }
+        *ret = o;
+        *ret_canonical = false;
+        return 0;
 }
 
 int journal_verify_export(FILE *f, JournalVerifyResult *ret) {
         JournalVerifyResult res = {};
         ExportState s = { .res = &res };
         json_tokener *tok = NULL;
-        Buf line, canon;
+        Buf line, canon, canon2;
         bool nul;
         int r;
 
@@ -183,6 +251,7 @@ int journal_verify_export(FILE *f, JournalVerifyResult *ret) {
                 return -ENOMEM;
         buf_init(&line, JOURNAL_EXPORT_LINE_MAX);
         buf_init(&canon, JOURNAL_EXPORT_LINE_MAX);
+        buf_init(&canon2, JOURNAL_EXPORT_LINE_MAX);
         res.intact = true;
 
         while (res.fault == JOURNAL_FAULT_NONE) {
@@ -202,10 +271,11 @@ int journal_verify_export(FILE *f, JournalVerifyResult *ret) {
                         fault(&s, JOURNAL_FAULT_MANIFEST, expect, "lines after the manifest");
                         break;
                 }
-                json_tokener_reset(tok);
-                _cleanup_(json_object_putp) json_object *o = nul ? NULL : json_tokener_parse_ex(tok, line.data, (int) line.len);
-                if (!o || json_tokener_get_error(tok) != json_tokener_success ||
-                    (size_t) json_tokener_get_parse_end(tok) != line.len || !json_object_is_type(o, json_type_object)) {
+                _cleanup_(json_object_putp) json_object *o = NULL;
+                bool canonical = false;
+                if (!nul && (r = parse_line(tok, &line, &canon, &canon2, &o, &canonical)) < 0)
+                        goto finish;
+                if (!o) {
                         fault(&s, JOURNAL_FAULT_MALFORMED, expect, "not a JSON object");
                         break;
                 }
@@ -213,8 +283,8 @@ int journal_verify_export(FILE *f, JournalVerifyResult *ret) {
                 if (json_object_object_get_ex(o, "mnguard_manifest", &m)) {
                         s.manifest = true;
                         check_manifest(&s, m);
-                } else
-                        check_record(&s, o, line.data, line.len, &canon);
+                } else if ((r = check_record(&s, o, canonical, &canon)) < 0)
+                        goto finish;
         }
         if (res.fault == JOURNAL_FAULT_NONE && !s.manifest)
                 fault(&s, JOURNAL_FAULT_MANIFEST, s.have_prev ? s.prev_seq + 1 : 0,
@@ -225,5 +295,6 @@ finish:
         json_tokener_free(tok);
         buf_done(&line);
         buf_done(&canon);
+        buf_done(&canon2);
         return r;
 }

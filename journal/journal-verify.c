@@ -221,14 +221,20 @@ static void walk(Walk *w) {
         sqlite3_bind_int64(st, 1, (sqlite3_int64) w->from);
         sqlite3_bind_int64(st, 2, (sqlite3_int64) w->to);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                if (!check_row(w, st, prev_seq, prev_hash))
+                if (!check_row(w, st, prev_seq, prev_hash)) {
+                        /* a value SQLite could not hand out for want of memory is no fault of the record */
+                        if ((sqlite3_errcode(db) & 0xff) == SQLITE_NOMEM) {
+                                w->fault = JOURNAL_FAULT_NONE;
+                                w->error = -ENOMEM;
+                        }
                         break;
+                }
                 prev_seq = (uint64_t) sqlite3_column_int64(st, 0);
                 memcpy(prev_hash, sqlite3_column_blob(st, 1), JOURNAL_SHA256_SIZE);
                 if (w->n++ == 0)
                         w->first_seq = prev_seq;
         }
-        if (w->fault == JOURNAL_FAULT_NONE && rc != SQLITE_DONE)
+        if (w->fault == JOURNAL_FAULT_NONE && w->error == 0 && rc != SQLITE_DONE)
                 w->error = step_err(rc);
         w->last_seq = prev_seq;
         memcpy(w->last_hash, prev_hash, sizeof(prev_hash));
@@ -268,14 +274,29 @@ static int check_anchor(Journal *j, uint64_t anchor_seq, const uint8_t anchor_ha
                 if (rc != SQLITE_OK)
                         return sqlite_to_errno(rc) ?: -EIO;
                 sqlite3_bind_int64(st, 1, (sqlite3_int64) record_seq);
-                if (sqlite3_step(st) == SQLITE_ROW)
-                        o = json_tokener_parse((const char *) sqlite3_column_text(st, 0));
-                sqlite3_finalize(st);
+                rc = sqlite3_step(st);
+                const char *body = rc == SQLITE_ROW ? (const char *) sqlite3_column_text(st, 0) : NULL;
+                size_t len = body ? (size_t) sqlite3_column_bytes(st, 0) : 0;
+                RecordFields f;
+                char want[JOURNAL_HASH_HEX_SIZE + 64];
                 hex_encode(anchor_hash, JOURNAL_SHA256_SIZE, hex);
-                ok = o && json_object_object_get_ex(o, "mnguard", &mn) && json_object_object_get_ex(mn, "anchor", &a) &&
-                     json_object_object_get_ex(a, "sequence", &s) && json_object_object_get_ex(a, "hash", &h) &&
-                     json_object_is_type(s, json_type_int) && json_object_get_uint64(s) == anchor_seq &&
-                     json_object_is_type(h, json_type_string) && streq(json_object_get_string(h), hex);
+                /* the anchor as the journal writes it, compared as canonical text (no allocation: json-c
+                 * before 0.17 drops members when memory runs out, which would look like a missing anchor) */
+                int n = snprintf(want, sizeof(want), "{\"hash\":\"%s\",\"sequence\":%" PRIu64 "}", hex, anchor_seq);
+                ok = body && canon_scan_record(body, len, &f) >= 0 && f.anchor.p && f.anchor.n == (size_t) n &&
+                     memcmp(f.anchor.p, want, f.anchor.n) == 0;
+                if (body && !ok)
+                        o = json_tokener_parse(body);
+                bool nomem = rc == SQLITE_ROW && !body && (sqlite3_errcode(j->db) & 0xff) == SQLITE_NOMEM;
+                sqlite3_finalize(st);
+                if (nomem)
+                        return -ENOMEM;
+                if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+                        return sqlite_to_errno(rc) ?: -EIO;
+                ok = ok || (o && json_object_object_get_ex(o, "mnguard", &mn) && json_object_object_get_ex(mn, "anchor", &a) &&
+                            json_object_object_get_ex(a, "sequence", &s) && json_object_object_get_ex(a, "hash", &h) &&
+                            json_object_is_type(s, json_type_int) && json_object_get_uint64(s) == anchor_seq &&
+                            json_object_is_type(h, json_type_string) && streq(json_object_get_string(h), hex));
         }
         if (!ok) {
                 res->intact = false;
@@ -309,8 +330,13 @@ static int verify_once(Journal *j, bool parallel, JournalVerifyResult *res, unsi
                 r = journal_meta_get_hash(j, "anchor_hash", anchor_hash);
         if (r < 0 && r != -ENOENT)
                 goto done;
+        /* without the last commit there is no tail check: only a journal that never committed lacks it */
         r = journal_meta_get_u64(j, "last_seq", &last_seq);
-        have_last = r >= 0 && journal_meta_get_hash(j, "last_hash", last_hash) >= 0;
+        if (r >= 0)
+                r = journal_meta_get_hash(j, "last_hash", last_hash);
+        if (r < 0 && r != -ENOENT && r != -EBADMSG)
+                goto done;
+        have_last = r >= 0;
         rc = sqlite3_prepare_v2(j->db, "SELECT ifnull(min(seq), 0), ifnull(max(seq), 0) FROM events", -1, &st, NULL);
         if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
                 min_seq = (uint64_t) sqlite3_column_int64(st, 0);

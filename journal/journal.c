@@ -219,7 +219,9 @@ static int check_existing(Journal *j, char **ret_reason) {
         r = 0;
         if (rc == SQLITE_ROW) {
                 const char *msg = (const char *) sqlite3_column_text(st, 0);
-                if (!msg || !streq(msg, "ok")) {
+                if (!msg && (sqlite3_errcode(j->db) & 0xff) == SQLITE_NOMEM)
+                        r = -ENOMEM; /* not a verdict on the file */
+                else if (!msg || !streq(msg, "ok")) {
                         *ret_reason = untrusted_sanitize(msg ? msg : "?", msg ? strlen(msg) : 1, 200);
                         r = -EBADMSG;
                 }

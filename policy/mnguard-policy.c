@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* mnguard-policy: the policy author's tool. check, show (signing: keygen, sign, verify, in a later step). */
+/* mnguard-policy: the policy author's tool: check, show, keygen, sign, verify, ticket. */
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -11,30 +11,67 @@
 #include "sign-io.h"
 #include "ticket.h"
 
-static void help(void) {
-        printf("Usage: mnguard-policy [OPTIONS] VERB [ARGS]\n"
-               "\n"
-               "The policy author's tool for mnguard.\n"
-               "\n"
-               "Verbs:\n"
-               "  check FILE...      Validate policies; print FILE:LINE:COLUMN: error: ... for each problem\n"
-               "  show FILE          Print the normalized policy the agent will enforce, as JSON\n"
-               "  keygen PREFIX      Make a signing key pair: PREFIX.key (secret, 0600) and PREFIX.pub\n"
-               "  sign FILE --key KEY [-o SIG]\n"
-               "                     Sign a policy (its exact bytes); SIG defaults to FILE.sig\n"
-               "  ticket --key KEY --host HOSTID --device VVVV:PPPP:SERIAL --access read-only|read-write\n"
-               "         --from TIME --until TIME [--reason TEXT] [-o FILE]\n"
-               "                     Issue a signed exception ticket for one device on one host\n"
-               "  verify FILE SIG --key PUB\n"
-               "                     Check a policy's signature against trusted public keys (PUB may hold several)\n"
-               "\n"
-               "Options:\n"
-               "  -q --quiet         check: print nothing for valid files\n"
-               "  -h --help          Show this help\n"
-               "     --version       Show the version\n"
-               "\n"
-               "Exit status: 0 valid, 1 invalid policy, 2 usage or I/O error.\n");
-}
+/* Each verb's own usage: what "mnguard-policy VERB --help" prints. */
+static const char usage_check[] =
+        "Usage: mnguard-policy check [-q] FILE...\n"
+        "\n"
+        "Validates policies. Prints FILE: ok (serial, rules, mode) for each valid file, and\n"
+        "FILE:LINE:COLUMN: error: ... on stderr for each problem found.\n"
+        "\n"
+        "  -q --quiet   print nothing for valid files\n"
+        "\n"
+        "Exit status: 0 all valid, 1 a policy is invalid, 2 a file cannot be read.\n";
+static const char usage_show[] =
+        "Usage: mnguard-policy show FILE\n"
+        "\n"
+        "Prints, as JSON, exactly what an agent enforces from the policy in FILE, every default explicit.\n"
+        "\n"
+        "Exit status: 0 shown, 1 invalid policy, 2 the file cannot be read.\n";
+static const char usage_keygen[] =
+        "Usage: mnguard-policy keygen PREFIX\n"
+        "\n"
+        "Makes an Ed25519 signing key pair: PREFIX.key (secret, mode 0600: keep it off the terminals) and\n"
+        "PREFIX.pub (one line; terminals trust the keys listed in /etc/mnguard/policy-signing.pub).\n"
+        "Never overwrites an existing PREFIX.key.\n"
+        "\n"
+        "Exit status: 0 made, 2 error.\n";
+static const char usage_sign[] =
+        "Usage: mnguard-policy sign FILE --key KEY [-o SIG]\n"
+        "\n"
+        "Signs the exact bytes of the policy in FILE with the secret key KEY (from keygen). Refuses a\n"
+        "policy that does not validate.\n"
+        "\n"
+        "  -k --key KEY      the secret key file (PREFIX.key)\n"
+        "  -o --output SIG   where to write the signature (default FILE.sig)\n"
+        "\n"
+        "Exit status: 0 signed, 1 invalid policy, 2 usage or I/O error.\n";
+static const char usage_verify[] =
+        "Usage: mnguard-policy verify FILE SIG --key PUB\n"
+        "\n"
+        "Checks that SIG is a good signature of the policy in FILE by one of the trusted public keys in\n"
+        "PUB (one key per line, like /etc/mnguard/policy-signing.pub), and that the policy validates.\n"
+        "\n"
+        "  -k --key PUB   the trusted public keys\n"
+        "\n"
+        "Exit status: 0 good, 1 bad or untrusted signature or invalid policy, 2 usage or I/O error.\n";
+static const char usage_ticket[] =
+        "Usage: mnguard-policy ticket --key KEY --host HOSTID --device VVVV:PPPP:SERIAL\n"
+        "                             --access read-only|read-write --from TIME --until TIME\n"
+        "                             [--reason TEXT] [-o FILE]\n"
+        "\n"
+        "Issues a signed exception ticket (持ち出し申請) for one device on one host, for a time window.\n"
+        "Grant it on the terminal with 'mnguardctl exception import FILE', or queue it at the collector.\n"
+        "\n"
+        "  -k --key KEY        the secret key file (PREFIX.key); terminals must trust its public key\n"
+        "  -H --host HOSTID    the terminal's 32-digit host id (mnguardctl status)\n"
+        "  -d --device V:P:S   USB vendor and product (4 hex digits each) and the device's serial\n"
+        "  -a --access ACCESS  read-only or read-write\n"
+        "  -f --from TIME      start of the window, RFC 3339 (2026-11-26T09:00:00+09:00)\n"
+        "  -u --until TIME     end of the window, RFC 3339\n"
+        "  -r --reason TEXT    the 申請 number or reason, recorded with the ticket\n"
+        "  -o --output FILE    where to write it (default ticket-ID.mnguard)\n"
+        "\n"
+        "Exit status: 0 issued, 2 usage or I/O error.\n";
 
 static int verb_check(int argc, char **argv, bool quiet) {
         int ret = 0;
@@ -77,6 +114,80 @@ static int verb_show(int argc, char **argv) {
         return 0;
 }
 
+static int run_check(int argc, char **argv, bool quiet) {
+        return verb_check(argc, argv, quiet);
+}
+static int run_show(int argc, char **argv, _unused_ bool quiet) {
+        return verb_show(argc, argv);
+}
+static int run_keygen(int argc, char **argv, _unused_ bool quiet) {
+        return verb_keygen(argc, argv);
+}
+static int run_sign(int argc, char **argv, _unused_ bool quiet) {
+        return verb_sign(argc, argv, SIGN_CONTEXT_POLICY, true);
+}
+static int run_verify(int argc, char **argv, _unused_ bool quiet) {
+        return verb_verify(argc, argv, SIGN_CONTEXT_POLICY, true);
+}
+static int run_ticket(int argc, char **argv, _unused_ bool quiet) {
+        return verb_ticket(argc, argv);
+}
+
+typedef struct Verb {
+        const char *name;
+        const char *synopsis; /* for the general help */
+        const char *usage;    /* for VERB --help */
+        int (*run)(int argc, char **argv, bool quiet); /* returns the exit status */
+} Verb;
+
+static const Verb verbs[] = {
+        { "check", "check FILE...      Validate policies; print FILE:LINE:COLUMN: error: ... for each problem\n",
+          usage_check, run_check },
+        { "show", "show FILE          Print the normalized policy the agent will enforce, as JSON\n",
+          usage_show, run_show },
+        { "keygen", "keygen PREFIX      Make a signing key pair: PREFIX.key (secret, 0600) and PREFIX.pub\n",
+          usage_keygen, run_keygen },
+        { "sign", "sign FILE --key KEY [-o SIG]\n"
+                  "                     Sign a policy (its exact bytes); SIG defaults to FILE.sig\n",
+          usage_sign, run_sign },
+        { "ticket", "ticket --key KEY --host HOSTID --device VVVV:PPPP:SERIAL --access read-only|read-write\n"
+                    "         --from TIME --until TIME [--reason TEXT] [-o FILE]\n"
+                    "                     Issue a signed exception ticket for one device on one host\n",
+          usage_ticket, run_ticket },
+        { "verify", "verify FILE SIG --key PUB\n"
+                    "                     Check a policy's signature against trusted public keys (PUB may hold "
+                    "several)\n",
+          usage_verify, run_verify },
+};
+
+static void help(FILE *f) {
+        fprintf(f,
+                "Usage: mnguard-policy [OPTIONS] VERB [ARGS]\n"
+                "\n"
+                "The policy author's tool for mnguard.\n"
+                "\n"
+                "Verbs:\n");
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                fprintf(f, "  %s", verbs[i].synopsis);
+        fprintf(f,
+                "\n"
+                "Options:\n"
+                "  -q --quiet         check: print nothing for valid files\n"
+                "  -h --help          Show this help\n"
+                "     --version       Show the version\n"
+                "\n"
+                "See 'mnguard-policy VERB --help' for a verb's arguments.\n"
+                "Exit status: 0 valid, 1 invalid policy, 2 usage or I/O error.\n");
+}
+
+/* -h/--help anywhere among a verb's arguments (up to "--") asks for its usage: never a file name. */
+static bool wants_help(int argc, char **argv) {
+        for (int i = 0; i < argc && !streq(argv[i], "--"); i++)
+                if (streq(argv[i], "-h") || streq(argv[i], "--help"))
+                        return true;
+        return false;
+}
+
 int main(int argc, char **argv) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -90,7 +201,7 @@ int main(int argc, char **argv) {
         while ((c = getopt_long(argc, argv, "+hq", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
-                        help();
+                        help(stdout);
                         return 0;
                 case 'V':
                         printf("mnguard-policy %s\n", MNGUARD_VERSION);
@@ -102,38 +213,31 @@ int main(int argc, char **argv) {
                         return 2;
                 }
         if (optind >= argc) {
-                help();
+                help(stderr);
                 return 2;
         }
         const char *verb = argv[optind];
         int vargc = argc - optind - 1;
         char **vargv = argv + optind + 1;
 
-        /* Verb options (e.g. "check -q FILE") */
-        if (vargc > 0 && (streq(vargv[0], "-q") || streq(vargv[0], "--quiet"))) {
-                quiet = true;
-                vargc--;
-                vargv++;
-        }
-        if (vargc > 0 && (streq(vargv[0], "-h") || streq(vargv[0], "--help"))) {
-                help();
-                return 0;
-        }
-        if (streq(verb, "check"))
-                return verb_check(vargc, vargv, quiet);
-        if (streq(verb, "show"))
-                return verb_show(vargc, vargv);
-        if (streq(verb, "keygen"))
-                return verb_keygen(vargc, vargv);
-        if (streq(verb, "sign"))
-                return verb_sign(vargc, vargv, SIGN_CONTEXT_POLICY, true);
-        if (streq(verb, "verify"))
-                return verb_verify(vargc, vargv, SIGN_CONTEXT_POLICY, true);
-        if (streq(verb, "ticket"))
-                return verb_ticket(vargc, vargv);
         if (streq(verb, "help")) {
-                help();
+                help(stdout);
                 return 0;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+                if (!streq(verbs[i].name, verb))
+                        continue;
+                if (wants_help(vargc, vargv)) {
+                        fputs(verbs[i].usage, stdout);
+                        return 0;
+                }
+                /* Verb options (e.g. "check -q FILE") */
+                if (vargc > 0 && (streq(vargv[0], "-q") || streq(vargv[0], "--quiet"))) {
+                        quiet = true;
+                        vargc--;
+                        vargv++;
+                }
+                return verbs[i].run(vargc, vargv, quiet);
         }
         fprintf(stderr, "mnguard-policy: unknown verb '%s' (see --help)\n", verb);
         return 2;

@@ -205,7 +205,7 @@ static void bench_mounts(size_t n) {
         int r = mn_mount_guard_new(e, &o, &g);
         if (r < 0)
                 die("mount guard", r);
-        if ((r = mn_mount_guard_block_device(g, st.st_rdev, "bench")) < 0 || (r = mn_mount_guard_start(g)) < 0)
+        if ((r = mn_mount_guard_block_device(g, st.st_rdev, "bench", NULL)) < 0 || (r = mn_mount_guard_start(g)) < 0)
                 die("mount guard start", r);
 
         pthread_create(&t, NULL, mount_thread, &mb);

@@ -40,4 +40,12 @@ if [ -x "$build/tests/bench/bench-usb" ]; then
         fi
 fi
 if [ -x "$build/tests/bench/bench-collector-client" ]; then /usr/bin/python3 "$here/bench-collector.py" "$build"; fi
+# Responder console (issue 12): API page latency on 10,000 hosts and 10,000,000 events (BENCH_CONSOLE_EVENTS,
+# BENCH_CONSOLE_HOSTS, BENCH_CONSOLE_REPEAT, BENCH_CONSOLE_PG=0; docs/console.md).
+if [ -x "$build/tests/bench/bench-console-seed" ]; then /usr/bin/python3 "$here/bench-console.py" "$build"; fi
+# Policy delivery (issue 7): publish -> applied on 100 long-polling agents. Knobs: BENCH_POLICY_PUSH_AGENTS (100),
+# BENCH_POLICY_PUSH_ROUNDS (10).
+if [ -x "$build/agent/mnguardd" ] && [ -x "$build/collector/mnguard-collector" ]; then
+        /usr/bin/python3 "$here/bench-policy-push.py" "$build" || echo "# bench-policy-push: failed (exit $?)"
+fi
 if [ -x "$build/tests/session/x-test-app" ] && command -v Xvfb >/dev/null; then /usr/bin/python3 "$here/bench-clipboard.py" "$build"; fi

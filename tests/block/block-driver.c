@@ -264,7 +264,7 @@ static int apply_policy(Driver *drv) {
                 case MEDIA_BLOCK:
                         (void) set_ro(devnode, true);
                         if (devnum != 0)
-                                (void) mn_mount_guard_block_device(drv->guard, devnum, dec.rule);
+                                (void) mn_mount_guard_block_device(drv->guard, devnum, dec.rule, NULL);
                         break;
                 case MEDIA_READ_ONLY:
                         (void) set_ro(devnode, true);
@@ -322,7 +322,7 @@ static void command(Driver *drv, char *line) {
         else if (!arg)
                 r = -EINVAL;
         else if (streq(line, "block"))
-                r = devnum_of(arg, &d) ?: mn_mount_guard_block_device(drv->guard, d, "test-block");
+                r = devnum_of(arg, &d) ?: mn_mount_guard_block_device(drv->guard, d, "test-block", NULL);
         else if (streq(line, "unblock"))
                 r = devnum_of(arg, &d) ?: mn_mount_guard_unblock_device(drv->guard, d);
         else if (streq(line, "audit"))
@@ -469,7 +469,7 @@ int main(int argc, char **argv) {
         }
         for (size_t i = 0; i < n_blocks; i++) {
                 dev_t d;
-                if (devnum_of(blocks[i], &d) < 0 || mn_mount_guard_block_device(drv.guard, d, "test-block") < 0) {
+                if (devnum_of(blocks[i], &d) < 0 || mn_mount_guard_block_device(drv.guard, d, "test-block", NULL) < 0) {
                         fprintf(stderr, "cannot block %s\n", blocks[i]);
                         return 2;
                 }

@@ -75,8 +75,11 @@ def main():
         point = env.mountpoint("blk")
         env.mount(blk, point, check=False)
         wait_until(lambda: not mounted_at(point), 10, "blocked mount detached")
-        blocked = [e for e in events(d, "mount-blocked") if e.get("file", {}).get("path", "") == point or point in json.dumps(e)]
+        blocked = [e for e in events(d, "mount-blocked") if e.get("mount", {}).get("point") == point]
         check(blocked, f"no mount-blocked event naming {point}")
+        # the medium's device fields, as on its device-* records: the physical device is known
+        check(blocked[-1]["device"].get("syspath", "").endswith("/" + os.path.basename(blk)),
+              f"mount-blocked without the medium's syspath: {blocked[-1]['device']}")
 
         # read-only: the kernel refuses writes
         check(run("blockdev", "--getro", ro).stdout.strip() == "1", f"{ro} is not read-only")
@@ -92,8 +95,12 @@ def main():
         env.mount(rw, wpoint)
         # the audit starts when the daemon sees the mount (recorded as media-mounted); writes made in the
         # first moment after mount(8) returns, before that, are not seen (docs/block-devices.md)
-        wait_until(lambda: [e for e in events(d, "media-mounted") if e["file"]["mount_point"] == wpoint], 20,
-                   "media-mounted with the write audit on")
+        mm = wait_until(lambda: [e for e in events(d, "media-mounted") if e.get("mount", {}).get("point") == wpoint], 20,
+                        "media-mounted with the write audit on")[-1]
+        # the same names as the other block events: mount.point, mount.fs_type, device.devnode
+        check(mm["mount"].get("fs_type") == "ext4" and mm["device"].get("devnode") == rw and "file" not in mm,
+              f"media-mounted fields: {mm}")
+        check(mm["mnguard"].get("write_audit") is True and mm["mnguard"].get("rule") == "情報政策課-RW", f"{mm}")
         files = {f"doc{i}.txt": os.urandom(1000 + i) for i in range(3)}
         for name, data in files.items():
             with open(os.path.join(wpoint, name), "wb") as f:
@@ -103,6 +110,14 @@ def main():
         got = {os.path.basename(e["file"]["path"]): e["file"]["hash"]["sha256"] for e in events(d, "file-written")}
         for name, h in want.items():
             check(got.get(name) == h, f"{name}: recorded {got.get(name)}, want {h}")
+        # file records carry the device fields of the medium's device-allowed record (all but classes:
+        # vendor, product and serial when it has them, so `events --device` finds them; its syspath)
+        allowed = [e for e in events(d, "device-allowed")
+                   if e["device"]["syspath"].endswith("/" + os.path.basename(rw))][-1]["device"]
+        ident = {k: v for k, v in allowed.items() if k != "classes"}
+        for e in events(d, "file-written") + [mm]:
+            got_ident = {k: e["device"].get(k) for k in ident}
+            check(got_ident == ident, f"{e['event']['action']}: device {e['device']}, want {ident}")
         env.umount(wpoint)
         env.detach(rw)
         wait_until(lambda: [e for e in events(d, "device-removed") if e["device"]["syspath"].endswith("/" + os.path.basename(rw))],

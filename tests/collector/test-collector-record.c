@@ -29,6 +29,8 @@ static void same_record(const IngestRecord *a, const IngestRecord *b) {
         assert_string_equal(a->user_name ?: "", b->user_name ?: "");
         assert_string_equal(a->dev_serial ?: "", b->dev_serial ?: "");
         assert_string_equal(a->dev_vidpid, b->dev_vidpid);
+        assert_int_equal(a->policy_serial, b->policy_serial);
+        assert_string_equal(a->agent_version, b->agent_version);
         assert_int_equal(a->json_len, b->json_len);
         assert_memory_equal(a->json, b->json, a->json_len);
 }
@@ -47,6 +49,7 @@ static void test_journal_records(void **state) {
                 assert_int_equal(record_parse_fast(line, len, &fast, hid1, &name1), 0);
                 assert_int_equal(record_parse_full(line, len, &full, hid2, &name2, err, sizeof(err)), 0);
                 assert_true(fast.hash_ok);
+                assert_int_equal(fast.policy_serial, 2026112601u);
                 same_record(&fast, &full);
                 assert_string_equal(hid1, hid2);
                 assert_string_equal(name1, name2);

@@ -413,6 +413,52 @@ class CollectorTest(unittest.TestCase):
         self.assertEqual(self.count(h), 400)
         self.assertEqual(self.duplicates(), 0)
 
+    def test_concurrent_enrollment_and_ingest(self):
+        """Many terminals enrolling at once while others post batches (the writer connection is shared by
+        the worker threads: a statement finalized outside its lock once corrupted the SQLite file)."""
+        n = 48
+        token = self.c.token("--uses", str(n))
+        keys = [ct.make_key_csr(self.base, f"conc{i}", hid(500 + i)) for i in range(n)]
+        posters = [self.host(600 + i) for i in range(4)]
+        results, errors = {}, []
+
+        def enroll_one(i):
+            try:
+                key, csr = keys[i]
+                client = ct.Client(self.c)
+                with open(csr) as f:
+                    body = json.dumps({"token": token, "csr": f.read(), "host_name": f"conc-{i}"})
+                results[i] = client.json("POST", "/v1/enroll", body, {"Content-Type": "application/json"})[0]
+                client.close()
+            except Exception as e:      # noqa: BLE001 -- reported below
+                errors.append(repr(e))
+
+        def post(j):
+            try:
+                h, cl = posters[j]
+                lines = ct.make_events(self.base, h, f"mn-pc-{600 + j:04d}", 200, T0, 1000, tag=f"c{j}")
+                for k in range(0, 200, 20):
+                    self.assertEqual(cl.post_events(lines[k:k + 20])[0], 200)
+            except Exception as e:      # noqa: BLE001
+                errors.append(repr(e))
+        threads = [threading.Thread(target=enroll_one, args=(i,)) for i in range(n)]
+        threads += [threading.Thread(target=post, args=(j,)) for j in range(len(posters))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertEqual(errors, [])
+        self.assertEqual(sorted(results.values()), [200] * n)
+        for j, (h, cl) in enumerate(posters):
+            self.assertEqual(self.count(h), 200)
+            self.assertEqual(cl.json("GET", "/v1/health")[0], 200)
+        if not self.pg:
+            db = sqlite3.connect(f"file:{self.c.dir}/collector.db?mode=ro", uri=True)
+            try:
+                self.assertEqual(db.execute("PRAGMA integrity_check").fetchall(), [("ok",)])
+            finally:
+                db.close()
+
 
 class LimitsTest(unittest.TestCase):
     """Slow clients and too many connections, on a collector with tight limits."""

@@ -40,9 +40,11 @@ check "mnguard ships no state (postinst makes /var/lib/mnguard 0700)" bash -c "!
 check "mnguard-collector ships usr/sbin/mnguard-collector" has collector -rwxr-xr-x usr/sbin/mnguard-collector
 for f in usr/lib/systemd/system/mnguard-collector.service usr/lib/sysusers.d/mnguard-collector.conf \
         usr/lib/tmpfiles.d/mnguard-collector.conf usr/share/man/man8/mnguard-collector.8.gz \
-        usr/share/doc/mnguard-collector/copyright; do
+        usr/share/doc/mnguard-collector/copyright usr/share/mnguard/console/index.html \
+        usr/share/mnguard/console/app.js usr/share/mnguard/console/style.css; do
         check "mnguard-collector ships $f" has collector -rw-r--r-- "$f"
 done
+check "mnguard does not ship the console" lacks agent usr/share/mnguard/console/index.html
 check "collector.conf is 0640 (it may hold a password)" has collector -rw-r----- etc/mnguard/collector.conf
 for f in usr/sbin/mnguardd usr/bin/mnguardctl usr/lib/cups/backend/mnguard; do
         check "mnguard-collector does not ship $f" lacks collector "$f"

@@ -87,6 +87,10 @@ class Lifecycle(DaemonTestCase):
         self.wait_for(lambda: len(d.events("--action", "policy-rejected")) == 1)
         rej = d.events("--action", "policy-rejected")[0]
         self.assertIn("not greater", rej["event"]["reason"])
+        # policy_serial is the serial in force, as on every record; the refused policy is offered_*
+        self.assertEqual(rej["mnguard"]["policy_serial"], 11)
+        self.assertEqual(rej["mnguard"]["offered_serial"], 9)
+        self.assertEqual(rej["mnguard"]["offered_origin"], "config")
         self.assertEqual(json.loads(d.ctl("status", "--json").stdout)["policy"]["serial"], 11)
 
         # Broken file: refused with line and column.
@@ -95,6 +99,8 @@ class Lifecycle(DaemonTestCase):
         self.wait_for(lambda: len(d.events("--action", "policy-rejected")) == 2)
         rej = d.events("--action", "policy-rejected")[1]
         self.assertRegex(rej["event"]["reason"], r"policy\.yaml:\d+:\d+: ")
+        self.assertEqual(rej["mnguard"]["policy_serial"], 11)
+        self.assertNotIn("offered_serial", rej["mnguard"])  # not parsed: no serial to name
         d.stop()
 
         # Restart with an older policy file than the last good one: the rollback is refused.

@@ -143,8 +143,10 @@ class Signing(DaemonTestCase):
         self.assertEqual(self.serial(d), 0)
         path, sig = self.signed(30)
         out = d.ctl("policy", "import", path, sig).stdout
-        self.assertIn("in force", out)
+        self.assertTrue(out.startswith("in force: policy 30"), out)
         self.assertEqual(self.serial(d), 30)
+        out = d.ctl("policy", "import", path, sig).stdout     # the same bytes again
+        self.assertTrue(out.startswith("already in force: policy 30"), out)
         with open(os.path.join(d.config, "policy.yaml")) as f:
             self.assertIn("serial: 30", f.read())
         # refused: rogue key, older serial
@@ -156,6 +158,9 @@ class Signing(DaemonTestCase):
         self.assertIn("not greater", p.stderr)
         self.assertEqual(self.serial(d), 30)
         self.assertEqual(len(d.events("--action", "policy-rejected")), 2)
+        rej = d.events("--action", "policy-rejected")[-1]
+        self.assertEqual((rej["mnguard"]["policy_serial"], rej["mnguard"]["offered_serial"],
+                          rej["mnguard"]["offered_origin"]), (30, 29, "import"))
         # the imported policy survives a restart
         d.stop()
         d.start()

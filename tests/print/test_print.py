@@ -6,6 +6,7 @@ policy snapshot), delivering to a TCP sink; mnguardctl print wrap/unwrap/status/
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import unittest
@@ -147,6 +148,23 @@ class AllowBlock(PrintTestCase):
         self.assertEqual(no["print"]["title"], "課税台帳")
         self.assertEqual(no["print"]["sha256"], sha)
         self.assertEqual(self.d.ctl("verify", "--json").returncode, 0)
+
+    def test_audit_mode_prints_and_records_would_block(self):
+        """DESIGN.md: audit-mode decisions carry outcome unknown, event.type ["info"] and mnguard.would."""
+        self.d.write_policy(POLICY.replace("serial: 2026112601", "serial: 2026112602")
+                            .replace('name: "印刷テスト"\n', 'name: "印刷テスト"\nmode: audit\n'))
+        self.d.signal(signal.SIGHUP)
+        wait_until("the audit policy in force",
+                   lambda: json.loads(self.d.ctl("status", "--json").stdout)["policy"]["serial"] == 2026112602)
+        self.guarded_queue("no-audit")
+        job = self.cups.submit("no-audit", self.doc("audit.pdf", pdf(1)), title="監査", user="tanaka")
+        self.assertEqual(self.cups.wait_job(job)["state"], JOB_COMPLETED, self.cups.log())
+        ev = self.event_for(job, "no-audit")
+        self.assertEqual(ev["event"]["action"], "print-blocked")
+        self.assertEqual(ev["event"]["outcome"], "unknown")
+        self.assertEqual(ev["event"].get("type"), ["info"])
+        self.assertEqual(ev["mnguard"]["would"], "block")
+        self.assertEqual(ev["mnguard"]["rule"], "拒否キュー")
 
     def test_page_limits(self):
         self.guarded_queue("limit-1")

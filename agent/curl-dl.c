@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "curl-dl.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+
+#include "log.h"
+
+const MnCurl *mn_curl;
+
+static MnCurl table;
+static int load_result;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void load(void) {
+        void *h = dlopen(MN_CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+                log_error("Cannot load %s (Debian package libcurl3-gnutls): %s; nothing is reported to the "
+                          "collector.", MN_CURL_SONAME, dlerror());
+                load_result = -ENOENT;
+                return;
+        }
+        CURLcode (*global_init)(long) = (CURLcode (*)(long)) dlsym(h, "curl_global_init");
+        struct {
+                void **slot;
+                const char *name;
+        } syms[] = {
+                { (void **) &table.easy_init, "curl_easy_init" },
+                { (void **) &table.easy_cleanup, "curl_easy_cleanup" },
+                { (void **) &table.easy_setopt, "curl_easy_setopt" },
+                { (void **) &table.easy_perform, "curl_easy_perform" },
+                { (void **) &table.easy_getinfo, "curl_easy_getinfo" },
+                { (void **) &table.easy_strerror, "curl_easy_strerror" },
+                { (void **) &table.slist_append, "curl_slist_append" },
+                { (void **) &table.slist_free_all, "curl_slist_free_all" },
+        };
+        for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++)
+                if (!(*syms[i].slot = dlsym(h, syms[i].name))) {
+                        log_error("%s lacks %s: nothing is reported to the collector.", MN_CURL_SONAME, syms[i].name);
+                        load_result = -ENOENT;
+                        return;
+                }
+        if (!global_init || global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+                log_error("libcurl did not initialise: nothing is reported to the collector.");
+                load_result = -EIO;
+                return;
+        }
+        /* the handle stays open for the process's life: libcurl keeps global state */
+        mn_curl = &table;
+}
+
+int mn_curl_load(void) {
+        pthread_once(&once, load);
+        return load_result;
+}
