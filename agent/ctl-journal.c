@@ -204,9 +204,12 @@ static void print_event_row(const char *line, size_t len, bool json) {
         _cleanup_free_ char *rule = terminal_escape(field(o, "mnguard", "rule") ?: "-", 40);
         _cleanup_free_ char *reason = terminal_escape(field(o, "event", "reason") ?: "", 80);
         const char *would = field(o, "mnguard", "would");
-        printf("%-27s %8s  %-18s %-8s %-12s %-22s %-16s %s%s\n", field(o, "@timestamp", NULL) ?: "?",
+        /* padded by display width: Japanese names take two columns a character */
+        _cleanup_free_ char *user_p = display_pad(user ?: "-", 12), *d_p = display_pad(d ?: "-", 22),
+                            *rule_p = display_pad(rule ?: "-", 16);
+        printf("%-27s %8s  %-18s %-8s %s %s %s %s%s\n", field(o, "@timestamp", NULL) ?: "?",
                field(o, "event", "sequence") ?: "?", field(o, "event", "action") ?: "?",
-               field(o, "event", "outcome") ?: "-", user ?: "-", d ?: "-", rule ?: "-", would ? "(audit) " : "",
+               field(o, "event", "outcome") ?: "-", user_p ?: "-", d_p ?: "-", rule_p ?: "-", would ? "(audit) " : "",
                reason ?: "");
 }
 

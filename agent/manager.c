@@ -264,7 +264,10 @@ static int parse_policy_bytes(const char *data, size_t size, const char *origin,
         return r;
 }
 
-static void manager_set_policy(Manager *m, Policy *p, char *bytes, size_t size, const char *origin) {
+/* Puts p in force and re-decides every present device. applied: record policy-applied (signed by keyid)
+ * first, so that the history reads "policy applied", then what it changed. */
+static void manager_set_policy(Manager *m, Policy *p, char *bytes, size_t size, const char *origin, bool applied,
+                               const char *keyid) {
         policy_free(m->policy);
         free(m->policy_bytes);
         m->policy = p;
@@ -277,6 +280,8 @@ static void manager_set_policy(Manager *m, Policy *p, char *bytes, size_t size, 
         int r = snapshot_write(m->state_dir, bytes, size);
         if (r < 0)
                 log_warning_errno(r, "Cannot write the policy snapshot for mnguard-udev, ignoring: %m");
+        if (applied)
+                log_policy_applied(m, keyid);
         if (m->usb)
                 (void) usb_watch_redecide_all(m->usb, "policy changed");
 }
@@ -352,8 +357,7 @@ int manager_offer_policy(Manager *m, const char *data, size_t size, const char *
                 log_warning_errno(r, "Cannot keep %s as the last good policy, ignoring: %m", last_good);
         log_info("Policy %llu \"%s\" in force (%s%s%s).", (unsigned long long) p->serial, p->name,
                  policy_mode_to_string(p->mode), keyid ? ", signed by key " : "", keyid ?: "");
-        manager_set_policy(m, p, TAKE_PTR(bytes), size, streq(origin, "collector") ? "collector" : "config");
-        log_policy_applied(m, keyid);
+        manager_set_policy(m, p, TAKE_PTR(bytes), size, streq(origin, "collector") ? "collector" : "config", true, keyid);
         return 1;
 }
 
@@ -380,7 +384,7 @@ static int manager_load_policy(Manager *m, bool startup) {
                 size_t lg_size;
                 if (read_full_file(last_good, POLICY_MAX_FILE_SIZE, &lg, &lg_size) >= 0 &&
                     parse_policy_bytes(lg, lg_size, last_good, &p, NULL) >= 0) {
-                        manager_set_policy(m, p, TAKE_PTR(lg), lg_size, "last-good");
+                        manager_set_policy(m, p, TAKE_PTR(lg), lg_size, "last-good", false, NULL);
                         p = NULL;
                 }
         }
@@ -412,7 +416,7 @@ static int manager_load_policy(Manager *m, bool startup) {
                 free(b);
                 return log_oom();
         }
-        manager_set_policy(m, p, b, strlen(b), "built-in");
+        manager_set_policy(m, p, b, strlen(b), "built-in", false, NULL);
         log_warning("Enforcing the built-in fail-closed policy (serial 0).");
         return 0;
 }

@@ -130,13 +130,22 @@ int console_sql_hosts(const ConsoleHostQuery *q, bool postgres, bool count, Cons
                         put(&b, ") AS recent FROM (");
                 }
                 put(&b, "SELECT " CONSOLE_HOST_COLUMNS);
-                if (recent_sort) {
-                        /* sorting by it: counted for every host that matches (an index range each) */
+                if (recent_sort && postgres) {
+                        /* sorting by it: one aggregate over the last day's part of events_ts joined to the hosts
+                         * (measured: 40 ms against 100-130 ms for a count per host at 10,000 hosts, 2,000,000
+                         * events) */
+                        put(&b, ", COALESCE(r.n, 0) AS recent FROM hosts LEFT JOIN (SELECT host_id, count(*) AS n "
+                                "FROM events WHERE ts >= ");
+                        param(&b, NULL, clamp64(q->recent_since_usec));
+                        put(&b, " GROUP BY host_id) r USING (host_id)");
+                } else if (recent_sort) {
+                        /* SQLite: a count per matching host (an index range each) beats grouping the last day's
+                         * events, which needs a sort by host (measured: 41-83 ms against 150-200 ms, same data) */
                         put(&b, ", (SELECT count(*) FROM events e WHERE e.host_id = hosts.host_id AND e.ts >= ");
                         param(&b, NULL, clamp64(q->recent_since_usec));
-                        put(&b, ") AS recent");
-                }
-                put(&b, " FROM hosts");
+                        put(&b, ") AS recent FROM hosts");
+                } else
+                        put(&b, " FROM hosts");
         }
         if (q->host_id) {
                 cond(&b);

@@ -45,15 +45,13 @@ static const char *text_or_empty(sqlite3_stmt *st, int i) {
         return (const char *) sqlite3_column_text(st, i) ?: "";
 }
 
-/* A write of its own (not part of an ingest group): the open group is committed first. */
+/* A write of its own (not part of an ingest group): the open group is committed first. It ends with
+ * sqlite_write_unlock(), which finalizes the statements prepared on the writer under the lock. */
 static void write_alone_begin(SqliteStorage *s) {
         sqlite_write_lock(s);
         sqlite_group_flush_locked(s);
 }
 
-static void write_alone_end(SqliteStorage *s) {
-        pthread_mutex_unlock(&s->write_lock);
-}
 
 /* ---- operators ---- */
 
@@ -87,7 +85,7 @@ static int sqlite_operator_put(Storage *base, const OperatorAccount *a, bool rep
                 sqlite3_bind_int64(st, 4, (int64_t) a->created_usec);
                 r = sqlite_errno(sqlite3_step(st));
         }
-        write_alone_end(s);
+        sqlite_write_unlock(s, &st, NULL);
         return r;
 }
 
@@ -155,7 +153,7 @@ static int sqlite_operator_remove(Storage *base, const char *name) {
         if (r < 0)
                 sqlite_exec_sql(s->writer, "ROLLBACK");
 out:
-        write_alone_end(s);
+        sqlite_write_unlock(s, &del, &ses, NULL);
         return r < 0 ? r : n;
 }
 
@@ -179,7 +177,7 @@ static int sqlite_operator_login_result(Storage *base, const char *name, bool ok
                 r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : sqlite_errno(rc);
                 sqlite3_reset(st);
         }
-        write_alone_end(s);
+        sqlite_write_unlock(s, &st, NULL);
         return r < 0 ? r : failures;
 }
 
@@ -224,7 +222,7 @@ static int sqlite_session_add(Storage *base, const ConsoleSession *cs, unsigned 
         if (r < 0)
                 sqlite_exec_sql(s->writer, "ROLLBACK");
 out:
-        write_alone_end(s);
+        sqlite_write_unlock(s, &expire, &ins, &trim, NULL);
         return r;
 }
 
@@ -278,7 +276,11 @@ static int group_end(SqliteStorage *s, int r) {
         if (r >= 0)
                 r = sqlite_exec_sql(s->writer, "RELEASE console");
         if (r < 0) {
-                sqlite_exec_sql(s->writer, "ROLLBACK TO console; RELEASE console");
+                /* this part undone; when even that fails, the whole group (nothing half-done is committed) */
+                if (sqlite_exec_sql(s->writer, "ROLLBACK TO console") < 0)
+                        sqlite_group_abort_locked(s, r);
+                else
+                        (void) sqlite_exec_sql(s->writer, "RELEASE console");
                 sqlite_group_finish_locked(s, false);
                 return r;
         }
@@ -312,7 +314,7 @@ static int sqlite_session_remove(Storage *base, const uint8_t hash[SHA256_SIZE])
                 if (r >= 0)
                         r = sqlite3_changes(s->writer);
         }
-        write_alone_end(s);
+        sqlite_write_unlock(s, &st, NULL);
         return r;
 }
 

@@ -95,7 +95,8 @@ static int host_row(const HostState *h, void *userdata) {
         }
         _cleanup_free_ char *name = terminal_escape(h->host_name ?: "-", 24);
         _cleanup_free_ char *group = terminal_escape(h->group ?: "default", 16);
-        printf("%-32s  %-24s %-12s %-20s %10llu %10llu %10llu  %s\n", h->host_id, name ?: "?", group ?: "?", seen,
+        _cleanup_free_ char *name_p = display_pad(name ?: "?", 24);
+        printf("%-32s  %s %-12s %-20s %10llu %10llu %10llu  %s\n", h->host_id, name_p ?: "?", group ?: "?", seen,
                (unsigned long long) h->contiguous_sequence, (unsigned long long) h->last_sequence,
                (unsigned long long) h->n_events, chain_state_to_string(host_chain_state(h)));
         return 0;
@@ -206,9 +207,12 @@ static int event_row(const StoredEvent *e, void *userdata) {
         _cleanup_free_ char *reason = terminal_escape(field(o, "event", "reason") ?: "", 80);
         _cleanup_free_ char *action = terminal_escape(field(o, "event", "action") ?: "?", 40);
         const char *would = field(o, "mnguard", "would");
-        printf("%-27s %-16s %8llu  %-18s %-8s %-12s %-22s %-16s %s%s%s\n", field(o, "@timestamp", NULL) ?: "?", host ?: "?",
-               (unsigned long long) e->sequence, action ?: "?", field(o, "event", "outcome") ?: "-", user ?: "-",
-               d ?: "-", rule ?: "-", e->flags ? "[FLAGGED] " : "", would ? "(audit) " : "", reason ?: "");
+        /* padded by display width: Japanese names take two columns a character */
+        _cleanup_free_ char *host_p = display_pad(host ?: "?", 16), *user_p = display_pad(user ?: "-", 12),
+                            *d_p = display_pad(d ?: "-", 22), *rule_p = display_pad(rule ?: "-", 16);
+        printf("%-27s %s %8llu  %-18s %-8s %s %s %s %s%s%s\n", field(o, "@timestamp", NULL) ?: "?", host_p ?: "?",
+               (unsigned long long) e->sequence, action ?: "?", field(o, "event", "outcome") ?: "-", user_p ?: "-",
+               d_p ?: "-", rule_p ?: "-", e->flags ? "[FLAGGED] " : "", would ? "(audit) " : "", reason ?: "");
         return 0;
 }
 

@@ -205,3 +205,59 @@ void days_to_civil(int64_t z, int *ret_y, int *ret_m, int *ret_d) {
         *ret_m = (int) m;
         *ret_d = (int) d;
 }
+
+/* Decodes one UTF-8 sequence (the input is valid UTF-8); returns its length. */
+static size_t utf8_decode(const unsigned char *p, uint32_t *ret) {
+        if (p[0] < 0x80) {
+                *ret = p[0];
+                return 1;
+        }
+        if ((p[0] & 0xe0) == 0xc0 && p[1]) {
+                *ret = (uint32_t) (p[0] & 0x1f) << 6 | (p[1] & 0x3f);
+                return 2;
+        }
+        if ((p[0] & 0xf0) == 0xe0 && p[1] && p[2]) {
+                *ret = (uint32_t) (p[0] & 0x0f) << 12 | (uint32_t) (p[1] & 0x3f) << 6 | (p[2] & 0x3f);
+                return 3;
+        }
+        if ((p[0] & 0xf8) == 0xf0 && p[1] && p[2] && p[3]) {
+                *ret = (uint32_t) (p[0] & 0x07) << 18 | (uint32_t) (p[1] & 0x3f) << 12 | (uint32_t) (p[2] & 0x3f) << 6 |
+                       (p[3] & 0x3f);
+                return 4;
+        }
+        *ret = 0xfffd;
+        return 1;
+}
+
+static unsigned codepoint_width(uint32_t c) {
+        if ((c >= 0x0300 && c <= 0x036f) || (c >= 0x3099 && c <= 0x309a) || c == 0x200b || (c >= 0xfe00 && c <= 0xfe0f))
+                return 0;       /* combining marks, dakuten, zero-width space, variation selectors */
+        if ((c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0x303e) || (c >= 0x3041 && c <= 0x33ff) ||
+            (c >= 0x3400 && c <= 0x4dbf) || (c >= 0x4e00 && c <= 0x9fff) || (c >= 0xa000 && c <= 0xa4cf) ||
+            (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff) || (c >= 0xfe30 && c <= 0xfe4f) ||
+            (c >= 0xff00 && c <= 0xff60) || (c >= 0xffe0 && c <= 0xffe6) || (c >= 0x1f300 && c <= 0x1f64f) ||
+            (c >= 0x20000 && c <= 0x3fffd))
+                return 2;
+        return 1;
+}
+
+size_t utf8_display_width(const char *s) {
+        size_t w = 0;
+        for (const unsigned char *p = (const unsigned char *) s; *p;) {
+                uint32_t c;
+                p += utf8_decode(p, &c);
+                w += codepoint_width(c);
+        }
+        return w;
+}
+
+char *display_pad(const char *s, size_t columns) {
+        size_t w = utf8_display_width(s), n = strlen(s), pad = w < columns ? columns - w : 0;
+        char *out = malloc(n + pad + 1);
+        if (!out)
+                return NULL;
+        memcpy(out, s, n);
+        memset(out + n, ' ', pad);
+        out[n + pad] = 0;
+        return out;
+}

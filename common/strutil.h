@@ -26,6 +26,14 @@ char *untrusted_sanitize(const char *s, size_t n, size_t max_bytes);
  * by "\\" so the string can be written to a terminal without acting on it, unambiguously. */
 char *terminal_escape(const char *s, size_t max_bytes);
 
+/* Columns a valid UTF-8 string takes on a terminal: East Asian wide and fullwidth characters (漢字,
+ * かな, ＡＢＣ, 한글) count two, combining marks none, everything else one. */
+size_t utf8_display_width(const char *s);
+
+/* s followed by spaces up to `columns` display columns (s unchanged when it is as wide or wider): table
+ * columns that line up with Japanese text, which printf's %-Ns counts in bytes. A new string. */
+char *display_pad(const char *s, size_t columns);
+
 /* Whether s[0..n) are all lowercase hex digits (ids, key ids, hashes). */
 bool lowercase_hex_valid(const char *s, size_t n);
 

@@ -21,6 +21,7 @@ Any failure is answered with "error MESSAGE" (the daemon's log is printed on std
 Used by installer/demo.sh (run it from there)."""
 
 import argparse
+import ctypes
 import os
 import signal
 import socket
@@ -64,6 +65,14 @@ def stick_record(dev, port, serial):
         "", ""])
 
 
+def die_with_parent():
+    """SIGTERM to this process when its parent goes, whatever killed it (prctl PR_SET_PDEATHSIG); it is
+    kept across exec. Returns False when the parent is already gone."""
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    return os.getppid() == parent
+
+
 def fail(msg, log=None):
     if log and os.path.exists(log):
         with open(log, errors="replace") as f:
@@ -90,6 +99,11 @@ def main():
     ap.add_argument("--dir", required=True)
     ap.add_argument("--timeout", type=float, default=30)
     a = ap.parse_args()
+    # demo.sh gone (even killed with SIGKILL): SIGTERM, which unwinds main() below like SystemExit,
+    # stopping the daemon and freeing the testbed (its directory goes with it).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    if not die_with_parent():
+        return 1
 
     tb = UMockdev.Testbed.new()
     if not tb.add_from_file(a.devices):
@@ -115,7 +129,8 @@ def main():
         proc = subprocess.Popen(
             [a.mnguardd, "--config-dir", os.path.join(a.dir, "etc"), "--state-dir", os.path.join(a.dir, "state"),
              "--runtime-dir", os.path.join(a.dir, "run")],
-            env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent)  # this helper gone, whatever killed it: the daemon stops too
 
     def stop():
         if proc.poll() is None:
@@ -127,76 +142,88 @@ def main():
                 proc.wait()
         return proc.returncode
 
-    deadline = time.monotonic() + a.timeout
-    ready = False
-    while not ready:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            stop()
-            fail("mnguardd did not report READY=1 in time", log)
-        if proc.poll() is not None:
-            fail(f"mnguardd exited with status {proc.returncode}", log)
-        ns.settimeout(min(left, 0.5))
-        try:
-            ready = "READY=1" in ns.recv(4096).decode(errors="replace").split("\n")
-        except socket.timeout:
-            pass
-    ns.close()
-    os.unlink(notify)
-    print(f"ready {tb.get_root_dir()}", flush=True)
-
-    def authorized(rel):
-        try:
-            with open(f"{sysdir}{HUB[4:]}/{rel}/authorized") as f:
-                return f.read().strip()
-        except OSError:
-            return None
-
-    sticks = {}
-    for line in sys.stdin:
-        words = line.split()
-        if not words:
-            continue
-        cmd, args = words[0], words[1:]
-        if proc.poll() is not None:
-            fail(f"mnguardd exited with status {proc.returncode}", log)
-        if cmd == "plug" and len(args) == 3:
-            port, serial, expect = args
-            # One record (umockdev-record's format) for the device and its interface: add_from_string
-            # sends no uevent, so the "add" below finds both and the descriptors in place, as the kernel's
-            # does (add_device would announce the device before its interface and descriptors exist).
-            dev = f"{HUB}/{port}"
-            if not tb.add_from_string(stick_record(dev, port, serial)):
+    def run():
+        deadline = time.monotonic() + a.timeout
+        ready = False
+        while not ready:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 stop()
-                fail(f"cannot add a stick at {port}", log)
-            sticks[port] = dev
-            tb.uevent(dev, "add")
-            if not wait_for(lambda: authorized(port) == expect, a.timeout):
-                stop()
-                fail(f"the stick at {port} did not become authorized={expect} (it is {authorized(port)})", log)
-            print(f"ok authorized={expect}", flush=True)
-        elif cmd == "unplug" and len(args) == 1 and args[0] in sticks:
-            dev = sticks.pop(args[0])
-            tb.uevent(dev, "remove")
-            tb.remove_device(dev)
-            print("ok", flush=True)
-        elif cmd == "authorized" and len(args) == 1:
-            print(authorized(args[0]), flush=True)
-        elif cmd == "await" and len(args) == 2:
-            port, expect = args
-            if not wait_for(lambda: authorized(port) == expect, a.timeout):
-                stop()
-                fail(f"{port} did not become authorized={expect} (it is {authorized(port)})", log)
-            print(f"ok authorized={expect}", flush=True)
-        elif cmd == "stop":
-            print(f"stopped {stop()}", flush=True)
-            return 0
-        else:
-            stop()
-            fail(f"unknown command: {line.strip()}")
-    stop()
-    return 0
+                fail("mnguardd did not report READY=1 in time", log)
+            if proc.poll() is not None:
+                fail(f"mnguardd exited with status {proc.returncode}", log)
+            ns.settimeout(min(left, 0.5))
+            try:
+                ready = "READY=1" in ns.recv(4096).decode(errors="replace").split("\n")
+            except socket.timeout:
+                pass
+        ns.close()
+        os.unlink(notify)
+        print(f"ready {tb.get_root_dir()}", flush=True)
 
+        def authorized(rel):
+            try:
+                with open(f"{sysdir}{HUB[4:]}/{rel}/authorized") as f:
+                    return f.read().strip()
+            except OSError:
+                return None
+
+        sticks = {}
+        for line in sys.stdin:
+            words = line.split()
+            if not words:
+                continue
+            cmd, args = words[0], words[1:]
+            if proc.poll() is not None:
+                fail(f"mnguardd exited with status {proc.returncode}", log)
+            if cmd == "plug" and len(args) == 3:
+                port, serial, expect = args
+                # One record (umockdev-record's format) for the device and its interface: add_from_string
+                # sends no uevent, so the "add" below finds both and the descriptors in place, as the kernel's
+                # does (add_device would announce the device before its interface and descriptors exist).
+                dev = f"{HUB}/{port}"
+                # umockdev leaves the /sys/bus/usb/devices links of a removed device behind, and aborts when
+                # a device comes again at the same place: they go first.
+                for name in (port, f"{port}:1.0"):
+                    link = os.path.join(sysdir, "bus", "usb", "devices", name)
+                    if os.path.islink(link) and not os.path.exists(link):
+                        os.unlink(link)
+                if not tb.add_from_string(stick_record(dev, port, serial)):
+                    stop()
+                    fail(f"cannot add a stick at {port}", log)
+                sticks[port] = dev
+                tb.uevent(dev, "add")
+                if not wait_for(lambda: authorized(port) == expect, a.timeout):
+                    stop()
+                    fail(f"the stick at {port} did not become authorized={expect} (it is {authorized(port)})", log)
+                print(f"ok authorized={expect}", flush=True)
+            elif cmd == "unplug" and len(args) == 1 and args[0] in sticks:
+                dev = sticks.pop(args[0])
+                tb.uevent(dev, "remove")
+                tb.remove_device(dev)
+                print("ok", flush=True)
+            elif cmd == "authorized" and len(args) == 1:
+                print(authorized(args[0]), flush=True)
+            elif cmd == "await" and len(args) == 2:
+                port, expect = args
+                if not wait_for(lambda: authorized(port) == expect, a.timeout):
+                    stop()
+                    fail(f"{port} did not become authorized={expect} (it is {authorized(port)})", log)
+                print(f"ok authorized={expect}", flush=True)
+            elif cmd == "stop":
+                print(f"stopped {stop()}", flush=True)
+                return 0
+            else:
+                stop()
+                fail(f"unknown command: {line.strip()}")
+        stop()
+        return 0
+
+
+    try:
+        return run()
+    finally:
+        stop()  # on every way out (a failure, SIGTERM): the daemon does not outlive this helper
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,11 +13,21 @@ within SEC seconds (default 30) or the collector exits first. Used by installer/
 there)."""
 
 import argparse
+import ctypes
 import os
+import signal
 import socket
 import sys
 import tempfile
 import time
+
+
+def die_with_parent():
+    """SIGTERM to this process when its parent goes, whatever killed it (prctl PR_SET_PDEATHSIG); it is
+    kept across exec. Returns False when the parent is already gone."""
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    return os.getppid() == parent
 
 
 def watch(ns, out, collector_pid, timeout):
@@ -76,7 +86,10 @@ def main():
             os.unlink(notify)
             os.rmdir(sockdir)
             os._exit(0)
-    # this process: becomes the collector
+    # this process: becomes the collector, which demo.sh (its parent) stops; should demo.sh be killed
+    # without a chance to, the collector gets SIGTERM all the same
+    if not die_with_parent():
+        os._exit(1)
     ns.close()
     os.close(out)
     os.dup2(log, 1)

@@ -14,6 +14,7 @@ when this machine cannot run a private cupsd (not root, CUPS not installed). cup
 way out. Used by installer/demo.sh (run it from there)."""
 
 import argparse
+import ctypes
 import importlib.util
 import os
 import shlex
@@ -27,6 +28,14 @@ SKIP = 77
 
 ALLOWED_QUEUE = "mn-floor2-mfp"   # named by the published policy's print rule "2F 複合機"
 BLOCKED_QUEUE = "annex-printer"   # named by no rule: defaults.print (block) decides
+
+
+def die_with_parent():
+    """SIGTERM to this process when its parent goes, whatever killed it (prctl PR_SET_PDEATHSIG); it is
+    kept across exec. Returns False when the parent is already gone."""
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    return os.getppid() == parent
 
 
 def load_cupstest():
@@ -65,8 +74,10 @@ def main():
     if why:
         print(f"(skipped: a private cupsd cannot run here: {why})")
         return SKIP
-    # SIGTERM (demo.sh stopping on a failure elsewhere) unwinds like Ctrl-C, through the finally below.
+    # SIGTERM (also when demo.sh is killed) unwinds like Ctrl-C, through the finally below: cupsd stops.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    if not die_with_parent():
+        return 1
 
     os.makedirs(a.dir, exist_ok=True)
     sink = ct.Sink()

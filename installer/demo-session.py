@@ -14,6 +14,7 @@ Exits 77 (and says why) when python3-dbusmock or dbus-run-session is missing; "e
 failure. SIGTERM stops the helper and the session bus. Used by installer/demo.sh (run it from there)."""
 
 import argparse
+import ctypes
 import importlib.util
 import json
 import os
@@ -26,6 +27,14 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 SESSIONTEST = os.path.join(HERE, "..", "tests", "session", "sessiontest.py")
 SKIP = 77
+
+
+def die_with_parent():
+    """SIGTERM to this process when its parent goes, whatever killed it (prctl PR_SET_PDEATHSIG); it is
+    kept across exec. Returns False when the parent is already gone."""
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    return os.getppid() == parent
 
 
 def load_sessiontest():
@@ -68,11 +77,15 @@ def main():
         stopping = True
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
+    if not die_with_parent():  # demo.sh killed: SIGTERM, and the session is stopped below
+        return 1
     try:
         session = st.UserSession(st.user_dir(a.dir, "home"), a.runtime)
         session.start_helper("--no-clipboard", env={"MNGUARD_LOCALEDIR": a.localedir})
         deadline = time.monotonic() + a.timeout
         while "Connected to the daemon" not in session.helper_log_text():
+            if stopping:
+                return 1
             if session.helper.poll() is not None or time.monotonic() > deadline:
                 print(f"error mnguard-session did not connect:\n{session.helper_log_text()}".replace("\n", " | "),
                       flush=True)

@@ -74,18 +74,33 @@ backend=$build/print/mnguard
 demo=
 agent_pid=
 collector_pid=
+collector_status=
+testbed=
 session_pid=
 session_fd=
 collector_url=
 host_id=
 new_serial=
 cleanup() {
-        if [ -n "$agent_pid" ] && kill -0 "$agent_pid" 2>/dev/null; then
-                { echo stop >&"${AGENT[1]}"; } 2>/dev/null || true
+        local rc=$? log
+        if [ -n "$agent_pid" ]; then
+                if [ -n "${AGENT[1]:-}" ]; then
+                        { echo stop >&"${AGENT[1]}"; } 2>/dev/null || true
+                fi
                 wait "$agent_pid" 2>/dev/null || true
         fi
+        # the helper frees its testbed when it ends; after a crash of it the directory is left
+        [ -z "$testbed" ] || [ ! -d "$testbed" ] || rm -rf "$testbed"
         demo_session_stop
         demo_collector_stop
+        if [ "$rc" != 0 ] && [ -n "$demo" ] && [ -z "${MNGUARD_DEMO_KEEP:-}" ]; then
+                # the logs named in the messages above go with the directory: their ends, first
+                for log in "$demo/mnguardd.log" "$demo/collector.log" "$demo/session/home/mnguard-session.log"; do
+                        [ -s "$log" ] || continue
+                        echo "--- the end of $log:" >&2
+                        tail -n 15 "$log" >&2
+                done
+        fi
         if [ -n "$demo" ] && [ -n "${MNGUARD_DEMO_KEEP:-}" ]; then
                 echo "(kept $demo: the terminal's etc/ state/ and mnguardd.log, IT's it/, the collector's collector/)"
         elif [ -n "$demo" ]; then
@@ -99,6 +114,7 @@ trap 'exit 143' TERM
 # One command to the simulated terminal, one line back (see installer/demo-agent.py).
 agent() {
         local reply
+        [ -n "${AGENT[1]:-}" ] || die "the simulated terminal has gone (log: $demo/mnguardd.log)"
         echo "$*" >&"${AGENT[1]}"
         read -r -t 60 reply <&"${AGENT[0]}" ||
                 die "the simulated terminal did not answer '$*' (log: $demo/mnguardd.log)"
@@ -189,18 +205,19 @@ EOF
 # Stops the collector (called on exit too, also when it never started): SIGTERM, up to 10 s, then SIGKILL.
 demo_collector_stop() {
         [ -n "$collector_pid" ] || return 0
-        local pid=$collector_pid state='' i
+        local pid=$collector_pid i
         collector_pid=
         kill -TERM "$pid" 2>/dev/null || return 0
-        # Until it is a zombie (our child: gone only once waited for). No command substitution here: bash
-        # 5.2.15 crashed (SIGSEGV) on one when SIGTERM came during step 12 and this ran from the EXIT trap.
+        # bash reaps its children as they end (it keeps their status for wait): kill -0 fails from then
+        # on. No command substitution in here: bash 5.2.15 crashed (SIGSEGV) on one when SIGTERM came
+        # during step 12 and this ran from the EXIT trap.
         for ((i = 0; i < 100; i++)); do
-                read -r _ _ state _ <"/proc/$pid/stat" 2>/dev/null || break
-                [ "$state" != Z ] || break
+                kill -0 "$pid" 2>/dev/null || break
                 sleep 0.1
         done
-        [ "$state" = Z ] || kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
+        kill -KILL "$pid" 2>/dev/null || true
+        collector_status=0
+        wait "$pid" 2>/dev/null || collector_status=$?
 }
 
 demo_agent_start() {
@@ -213,7 +230,7 @@ demo_agent_start() {
         local reply
         read -r -t 60 reply <&"${AGENT[0]}" || die "mnguardd did not start (log: $demo/mnguardd.log)"
         case "$reply" in
-        ready*) ;;
+        "ready "*) testbed=${reply#ready } ;;
         *) die "mnguardd did not start: ${reply#error } (log: $demo/mnguardd.log)" ;;
         esac
         ctl status
@@ -283,7 +300,7 @@ for line in sys.stdin:
         ctl status
         local r
         r=$(agent await 1-1 1)
-        echo "The stick at 1-1 (serial 4C530009990101117384) is let in again: sysfs ${r#ok } (it was 0)."
+        echo "The stick at 1-1 (serial 4C530009990101117384) is let in now: sysfs ${r#ok } (it was 0)."
         ctl events --device 4C530009990101117384 --action 'device-*'
 }
 
@@ -328,13 +345,15 @@ demo_session() {
                 ;;
         *) die "the desktop session did not start: ${line#error } (log: $demo/session.log)" ;;
         esac
-        # The helper subscribes right after connecting: a stick plugged in at that very moment could come
-        # before the subscription. So: plugged in, and if no notice came, out and in again.
-        for _ in 1 2 3; do
-                agent plug 1-8 4C530007770101117384 0 >/dev/null
-                echo "(a stick that is not registered, serial 4C530007770101117384, is plugged in at 1-8)"
-                if read -r -t 5 -u "$session_fd" line; then break; fi
-                agent unplug 1-8 >/dev/null
+        # The helper subscribes right after it says it connected: a stick plugged in at that very moment
+        # could come first. So a moment's grace, and if no notice comes, a second stick at another port.
+        sleep 0.2
+        local port
+        for port in 1-8 1-10; do
+                agent plug "$port" 4C530007770101117384 0 >/dev/null
+                echo "(a stick that is not registered, serial 4C530007770101117384, is plugged in at $port)"
+                if read -r -t 20 -u "$session_fd" line; then break; fi
+                agent unplug "$port" >/dev/null
                 line=
         done
         case "$line" in
@@ -348,10 +367,10 @@ n = json.loads(sys.argv[1])
 urgency = {0: "low", 1: "normal", 2: "critical"}.get(n["urgency"], n["urgency"])
 print("  [" + str(urgency) + "] " + n["summary"])
 for line in n["body"].splitlines():
-    print("  " + line)' "${line#notice }"
+    print("  " + line if line else "")' "${line#notice }"
         echo "(print-blocked notices go to the session of the user who printed; the daemon tells every session about"
         echo " devices and policy changes)"
-        agent unplug 1-8 >/dev/null
+        agent unplug "$port" >/dev/null
         demo_session_stop
 }
 
@@ -420,6 +439,8 @@ demo_collector_query
 demo_agent_verify
 demo_agent_stop
 demo_collector_stop
+[ "$collector_status" = 0 ] || die "mnguard-collector exited with status $collector_status (log: $demo/collector.log)"
+echo "(mnguard-collector exited with status 0: SIGTERM stops it cleanly too)"
 
 echo
 echo "Done. Next: docs/policy.md for the policy format, docs/signing.md and docs/collector.md for signing and"

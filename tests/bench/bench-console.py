@@ -12,7 +12,8 @@ Pages: hosts (by name, by last seen, by events of the last 24 h, a search, silen
 log, the evidence export of one host.
 
 Usage: bench-console.py BUILD_DIR. Sizes: BENCH_CONSOLE_EVENTS (10,000,000), BENCH_CONSOLE_HOSTS (10,000),
-BENCH_CONSOLE_REPEAT (20); BENCH_CONSOLE_PG=0 skips PostgreSQL. Everything lives in a temporary directory."""
+BENCH_CONSOLE_REPEAT (20); BENCH_CONSOLE_BACKENDS=sqlite,postgresql picks backends (BENCH_CONSOLE_PG=0 skips
+PostgreSQL). Everything lives in a temporary directory."""
 
 import os
 import random
@@ -65,37 +66,57 @@ def pages(rng):
     ]
 
 
-def run(name, work):
+def seed(con, name):
+    """Fills the storage (bench-console-seed) and, for PostgreSQL, does what autovacuum does after such a
+    load (statistics, visibility map: without them the planner knows nothing of the new rows)."""
     now = int(time.time() * 1000000)
+    storage = con.c.storage or "sqlite:" + os.path.join(con.c.dir, "collector.db")
+    log(f"{name}: seeding {HOSTS} hosts, {EVENTS} events")
+    out = subprocess.run([SEED, storage, str(EVENTS), str(HOSTS), str(now)], check=True, capture_output=True, text=True)
+    sys.stdout.write(out.stdout)
+    sys.stdout.flush()
+    return now
+
+
+def analyze(con, name):
+    if con.pg:
+        t = time.monotonic()
+        con.pg.sql("VACUUM ANALYZE")
+        print(f"console-seed-analyze-{name} {time.monotonic() - t:.1f} s", flush=True)
+
+
+def measure(con, name):
+    """Starts the collector, signs in, times every page REPEAT times; prints the figures."""
+    p = con.operator_add("bench", "auditor", PASSWORD)
+    assert p.returncode == 0, p.stderr
+    con.start()
+    s = cs.Session(con)
+    status, reply = s.login("bench", PASSWORD)
+    assert status == 200, reply
+    rng = random.Random(42)
+    times, sizes = {}, {}
+    for _ in range(REPEAT):
+        for page, path in pages(rng):
+            t = time.monotonic()
+            status, hdrs, data = s.get(path)
+            times.setdefault(page, []).append((time.monotonic() - t) * 1000)
+            assert status == 200, (path, status, data[:300])
+            sizes.setdefault(page, []).append(len(data))
+    for page, ms in times.items():
+        ms.sort()
+        print(f"console-{page}-{name}-p50 {statistics.median(ms):.1f} ms")
+        print(f"console-{page}-{name}-max {ms[-1]:.1f} ms")
+        print(f"console-{page}-{name}-bytes {int(statistics.median(sizes[page]))} B")
+    sys.stdout.flush()
+    s.close()
+
+
+def run(name, work):
     con = cs.Console(work, name)        # a private PostgreSQL cluster for "postgresql"
     try:
-        storage = con.c.storage or "sqlite:" + os.path.join(con.c.dir, "collector.db")
-        log(f"{name}: seeding {HOSTS} hosts, {EVENTS} events")
-        out = subprocess.run([SEED, storage, str(EVENTS), str(HOSTS), str(now)], check=True, capture_output=True, text=True)
-        sys.stdout.write(out.stdout)
-        sys.stdout.flush()
-        p = con.operator_add("bench", "auditor", PASSWORD)
-        assert p.returncode == 0, p.stderr
-        con.start()
-        s = cs.Session(con)
-        status, reply = s.login("bench", PASSWORD)
-        assert status == 200, reply
-        rng = random.Random(42)
-        times, sizes = {}, {}
-        for _ in range(REPEAT):
-            for page, path in pages(rng):
-                t = time.monotonic()
-                status, hdrs, data = s.get(path)
-                times.setdefault(page, []).append((time.monotonic() - t) * 1000)
-                assert status == 200, (path, status, data[:300])
-                sizes.setdefault(page, []).append(len(data))
-        for page, ms in times.items():
-            ms.sort()
-            print(f"console-{page}-{name}-p50 {statistics.median(ms):.1f} ms")
-            print(f"console-{page}-{name}-max {ms[-1]:.1f} ms")
-            print(f"console-{page}-{name}-bytes {int(statistics.median(sizes[page]))} B")
-        sys.stdout.flush()
-        s.close()
+        seed(con, name)
+        analyze(con, name)
+        measure(con, name)
     finally:
         con.stop()
 
@@ -106,8 +127,9 @@ def main():
         return 2
     with tempfile.TemporaryDirectory(prefix="mnguard-bench-console-") as base:
         os.chmod(base, 0o755)           # the PostgreSQL cluster below runs as user postgres
-        backends = ["sqlite"]
-        if os.environ.get("BENCH_CONSOLE_PG", "1") != "0":
+        wanted = os.environ.get("BENCH_CONSOLE_BACKENDS", "sqlite,postgresql").split(",")
+        backends = ["sqlite"] if "sqlite" in wanted else []
+        if "postgresql" in wanted and os.environ.get("BENCH_CONSOLE_PG", "1") != "0":
             why = cs.ct.Postgres.available()
             if why:
                 log("PostgreSQL skipped: " + why)

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "journal-canon.h"
 #include "journal.h"
 #include "strutil.h"
 
@@ -94,20 +95,23 @@ static json_object *make_event(unsigned i) {
         return ev;
 }
 
-/* libsodium's SHA-256 on this machine, for a record-sized input: verification cannot beat
- * records x this per CPU. */
+/* The journal's own record hash (record_hash(): nettle's SHA-256, SHA-NI where the CPU has it) for a
+ * record-sized input: verification cannot beat records x this per CPU. */
 static void bench_sha256(size_t record_size) {
-        unsigned char buf[JOURNAL_RECORD_MAX], out[32];
+        char buf[JOURNAL_RECORD_MAX], prev[64];
+        uint8_t out[32] = {};
         const unsigned n = 200000;
         memset(buf, 'x', record_size);
+        memset(prev, '0', sizeof(prev));
+        size_t body = record_size > 64 ? record_size - 64 : record_size;
         double t0 = now_s();
         for (unsigned i = 0; i < n; i++) {
-                buf[i % record_size] ^= out[0];
-                crypto_hash_sha256(out, buf, record_size);
+                buf[i % body] ^= (char) out[0];
+                record_hash(prev, buf, body, out);
         }
         double t = now_s() - t0;
-        printf("sha256_libsodium_%zu_bytes %.2f us\n", record_size, t / n * 1e6);
-        printf("sha256_libsodium_throughput %.0f MB/s\n", (double) record_size * n / t / 1e6);
+        printf("sha256_record_hash_%zu_bytes %.2f us\n", record_size, t / n * 1e6);
+        printf("sha256_record_hash_throughput %.0f MB/s\n", (double) record_size * n / t / 1e6);
 }
 
 /* The canonical form of an event as the journal hashes it (with sequence and prev_hash filled in). */

@@ -4,6 +4,7 @@ files, operator accounts made with `mnguard-collector operator add`, hosts enrol
 real journals (console-events: agent-started with a version, policy-applied with a serial, then events),
 and an HTTPS client that signs in like the browser does (session cookie, X-CSRF-Token)."""
 
+import base64
 import http.cookies
 import json
 import os
@@ -17,6 +18,7 @@ import collectortest as ct  # noqa: E402
 
 CONSOLE_EVENTS = os.environ.get("MNGUARD_CONSOLE_EVENTS", "console-events")
 MNGUARDCTL = os.environ.get("MNGUARDCTL", "mnguardctl")
+POLICY_TOOL = os.environ.get("MNGUARD_POLICY_TOOL", "mnguard-policy")
 CONSOLE_DIR = os.environ.get("MNGUARD_CONSOLE_DIR",
                              os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "collector", "console"))
 ARTIFACTS = os.environ.get("MNGUARD_TEST_ARTIFACTS", "")
@@ -79,6 +81,34 @@ class Console:
                                   capture_output=True, text=True)
         return subprocess.run(self.cmd("operator", "add", name, "--role", role), input=password + "\n",
                               capture_output=True, text=True)
+
+    def trust_signing_key(self):
+        """An IT signing key (mnguard-policy keygen) the collector trusts for publishing."""
+        self.key = os.path.join(self.base, "it")
+        ct.run([POLICY_TOOL, "keygen", self.key])
+        with open(self.key + ".pub") as f, open(os.path.join(self.c.dir, "policy-signing.pub"), "w") as o:
+            o.write(f.read())
+
+    def signed_policy(self, serial, name):
+        """(policy bytes, signature bytes) signed with the trusted key."""
+        path = os.path.join(self.base, "policy-%d.yaml" % serial)
+        with open(path, "w") as f:
+            f.write('mnguard-policy: 1\nserial: %d\nname: "%s"\ndefaults:\n  storage: block\n' % (serial, name))
+        ct.run([POLICY_TOOL, "sign", path, "--key", self.key + ".key", "-o", path + ".sig"])
+        with open(path, "rb") as f, open(path + ".sig", "rb") as g:
+            return f.read(), g.read()
+
+    def publish_body(self, serial, name, group="default"):
+        data, sig = self.signed_policy(serial, name)
+        return json.dumps({"group": group, "data": base64.b64encode(data).decode(),
+                           "signature": base64.b64encode(sig).decode()})
+
+    def publish(self, serial, name, group="default"):
+        """mnguard-collector policy publish, as IT does."""
+        self.signed_policy(serial, name)
+        path = os.path.join(self.base, "policy-%d.yaml" % serial)
+        return subprocess.run(self.cmd("policy", "publish", "--group", group, path, path + ".sig"), capture_output=True,
+                              text=True, check=True)
 
     def start(self):
         self.c.start()

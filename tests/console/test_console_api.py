@@ -29,6 +29,7 @@ class ConsoleApiTest(unittest.TestCase):
                 assert p.returncode == 0, p.stderr
             cls.con.c.cli("operator-cert", "--name", "certop", "--role", "auditor", "--out",
                           os.path.join(cls.tmp.name, "certop"))
+            cls.con.trust_signing_key()
             cls.con.start()
             cls.hosts = cls.con.seed()
         except BaseException:
@@ -145,31 +146,37 @@ class ConsoleApiTest(unittest.TestCase):
         self.assertEqual(status, 400)
 
     def test_auditor_cannot_publish(self):
-        body = json.dumps({"group": "default", "data": "", "signature": ""})
-        # an auditor's session, with the right CSRF token
+        hdr = {"Content-Type": "application/json"}
+        body = self.con.publish_body(2026112699, "取手市 標準 (console test)")
+        # an auditor's session, with the right CSRF token, and a policy signed with the trusted key
         aud = self.session("alice")
-        status, reply = aud.post("/v1/policy", body, headers={"Content-Type": "application/json"})
+        status, reply = aud.post("/v1/policy", body, headers=hdr)
         self.assertEqual((status, reply["error"]), (403, "wrong-role"))
-        status, reply = aud.post("/v1/tickets", json.dumps({"data": ""}), headers={"Content-Type": "application/json"})
+        status, reply = aud.post("/v1/tickets", json.dumps({"data": ""}), headers=hdr)
         self.assertEqual((status, reply["error"]), (403, "wrong-role"))
         # an auditor's certificate
         cert = cs.ct.Client(self.con.c, os.path.join(self.tmp.name, "certop.crt"), os.path.join(self.tmp.name, "certop.key"))
         self.addCleanup(cert.close)
-        status, reply = cert.json("POST", "/v1/policy", body, {"Content-Type": "application/json"})
+        status, reply = cert.json("POST", "/v1/policy", body, hdr)
         self.assertEqual((status, reply["error"]), (403, "wrong-role"))
-        # an admin's session reaches the publisher (which refuses the empty policy) only with its token
+        # an admin's session: not without its token, not from another site
         adm = self.session("kanri")
-        status, reply = adm.post("/v1/policy", body, csrf=False, headers={"Content-Type": "application/json"})
+        status, reply = adm.post("/v1/policy", body, csrf=False, headers=hdr)
         self.assertEqual((status, reply["error"]), (403, "csrf-token"))
-        status, reply = adm.post("/v1/policy", body, headers={"Content-Type": "application/json",
-                                                              "Origin": "https://evil.example"})
+        status, reply = adm.post("/v1/policy", body, headers=dict(hdr, Origin="https://evil.example"))
         self.assertEqual((status, reply["error"]), (403, "cross-origin"))
-        status, reply = adm.post("/v1/policy", body, headers={"Content-Type": "application/json",
-                                                              "Sec-Fetch-Site": "cross-site"})
+        status, reply = adm.post("/v1/policy", body, headers=dict(hdr, **{"Sec-Fetch-Site": "cross-site"}))
         self.assertEqual((status, reply["error"]), (403, "cross-origin"))
-        status, reply = adm.post("/v1/policy", body, headers={"Content-Type": "application/json"})
-        self.assertNotIn(status, (401, 403), reply)
-        self.assertEqual(self.con.sql("SELECT count(*) FROM policies"), [("0",)])
+        self.assertEqual(self.con.sql("SELECT count(*) FROM policies WHERE serial = 2026112699"), [("0",)])
+        # with it, from the collector's own origin: published, in the admin's name
+        port = self.con.c.port
+        status, reply = adm.post("/v1/policy", body, headers=dict(hdr, Origin="https://127.0.0.1:%d" % port,
+                                                                   Host="127.0.0.1:%d" % port))
+        self.assertEqual(status, 200, reply)
+        self.assertEqual(reply["serial"], 2026112699)
+        self.assertEqual(self.con.sql("SELECT published_by FROM policies WHERE serial = 2026112699"), [("kanri",)])
+        status, listed = aud.get_json("/v1/policies")
+        self.assertIn((2026112699, "kanri"), [(p["serial"], p["published_by"]) for p in listed])
 
     def test_certificate_operator_uses_console_api(self):
         cert = cs.ct.Client(self.con.c, os.path.join(self.tmp.name, "certop.crt"), os.path.join(self.tmp.name, "certop.key"))
@@ -240,6 +247,7 @@ class ConsoleApiTest(unittest.TestCase):
         status, j = s.get_json("/v1/console/serials")
         self.assertEqual(status, 200)
         got = {(x["group"], x["policy_serial"]): x["hosts"] for x in j["serials"]}
+        got.pop(("default", 2026112603), None)          # test_parallel_queries_are_each_recorded's host
         self.assertEqual(got, {("default", 2026112601): 1, ("default", 2026112602): 2, ("default", 0): 1})
 
     # ---- evidence export ----
@@ -341,6 +349,53 @@ class ConsoleApiTest(unittest.TestCase):
         self.assertIsNotNone(j["next_before"])
         status, j2 = s.get_json("/v1/console/access?limit=1&before=%d" % j["next_before"])
         self.assertLess(j2["entries"][0]["id"], j["entries"][0]["id"])
+
+    def test_parallel_queries_are_each_recorded(self):
+        """Operators' queries beside terminals' ingest: every query answered and recorded exactly once."""
+        import threading
+        before = int(self.con.sql("SELECT count(*) FROM access_log WHERE operator = 'alice' AND path = '/v1/events'")[0][0])
+        hid = self.hosts[2]["id"]
+        results = []
+
+        def reader():
+            s = cs.Session(self.con)
+            try:
+                assert s.login("alice", cs.PASSWORDS["alice"])[0] == 200
+                for i in range(15):
+                    status, hdrs, data = s.get("/v1/events?order=desc&limit=3&host=" + hid)
+                    results.append((status, len(data.splitlines())))
+            finally:
+                s.close()
+
+        def writer():
+            # a new host's history arrives meanwhile, batch after batch (group commits with the access log)
+            n = 90
+            status, reply, cert, key = cs.ct.enroll(self.con.c, self.tmp.name, "par", cs.host_id(n), self.con.c.token(),
+                                                    "mn-pc-par")
+            assert status == 200, reply
+            out = cs.ct.run([cs.CONSOLE_EVENTS, os.path.join(self.tmp.name, "par.db"), cs.host_id(n), "mn-pc-par", "0.3.0",
+                             "2026112603", "60", str(cs.now_usec() - cs.HOUR), str(cs.MINUTE)]).stdout
+            lines = [l for l in out.splitlines() if l and "mnguard_manifest" not in l]
+            client = cs.ct.Client(self.con.c, cert, key)
+            try:
+                for i in range(0, len(lines), 5):
+                    status, reply = client.post_events(lines[i:i + 5])
+                    results.append((("ingest", status), 0))
+            finally:
+                client.close()
+
+        threads = [threading.Thread(target=reader) for _ in range(6)] + [threading.Thread(target=writer)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        reads = [r for r in results if r[0] != ("ingest", 200)]
+        self.assertEqual(reads, [(200, 3)] * 90)
+        self.assertEqual(len(results), 90 + 13)
+        after = int(self.con.sql("SELECT count(*) FROM access_log WHERE operator = 'alice' AND path = '/v1/events'")[0][0])
+        self.assertEqual(after - before, 90)
+        rows = dict(self.con.sql("SELECT host_id, policy_serial FROM hosts"))
+        self.assertEqual(rows[cs.host_id(90)], "2026112603")
 
     def test_removed_operator_loses_the_session(self):
         p = self.con.operator_add("temp", "auditor", "temporary-password-1")

@@ -61,8 +61,10 @@ class ConsoleBrowserTest(unittest.TestCase):
             for name, role in (("alice", "auditor"), ("kanri", "admin")):
                 p = cls.con.operator_add(name, role, cs.PASSWORDS[name])
                 assert p.returncode == 0, p.stderr
+            cls.con.trust_signing_key()
             cls.con.start()
             cls.hosts = cls.con.seed()
+            cls.con.publish(2026112601, "取手市 マイナンバー利用事務系 標準")
             cls.url = "https://localhost:%d" % cls.con.c.port
             cls.downloads = os.path.join(base, "downloads")
             os.makedirs(cls.downloads)
@@ -298,6 +300,11 @@ class ConsoleBrowserTest(unittest.TestCase):
         text = d.find_element(By.ID, "serials-table").text
         self.assertIn("2026112601", text)
         self.assertIn("2026112602", text)
+        published = self.rows("policies-table")
+        self.assertEqual(len(published), 1)
+        cells = [c.text for c in published[0].find_elements(By.TAG_NAME, "td")]
+        self.assertEqual((cells[0], cells[1], cells[2], cells[6]), ("default", "2026112601", "取手市 マイナンバー利用事務系 標準", "1"))
+        self.shot("console-policies")
         d.get(self.url + "/console/#/access?host=" + self.hosts[1]["id"])
         self.wait(lambda d: "#/access" in d.current_url and self.settled(d), "the access log")
         entries = [r.text for r in self.rows("access-table")]
@@ -309,7 +316,7 @@ class ConsoleBrowserTest(unittest.TestCase):
         r = self.fetch("/v1/policy", "POST", body)
         self.assertEqual(r["status"], 403, r)
         self.assertEqual(json.loads(r["body"])["error"], "wrong-role")
-        self.assertEqual(self.con.sql("SELECT count(*) FROM policies"), [("0",)])
+        self.assertEqual(self.con.sql("SELECT count(*) FROM policies"), [("1",)])     # IT's, from setUpClass
         # an admin's session gets past the role check (the empty policy itself is refused), with its token only
         self.sign_in("kanri")
         r = self.fetch("/v1/policy", "POST", body, csrf=False)

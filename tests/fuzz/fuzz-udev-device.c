@@ -47,6 +47,13 @@ static const char policy_text[] =
         "  - {name: known stick, match: {vendor: \"0781\", product: \"5581\"}, access: read-write}\n"
         "  - {name: by serial, match: {serial: \"4C530001230101117384\"}, access: block}\n";
 
+/* The testbed's directory in $TMPDIR goes with it. */
+static void teardown(void) {
+        g_clear_object(&tb);
+        g_free(root_hub);
+        policy_free(policy);
+}
+
 static bool setup(void) {
         static bool tried, ok;
         if (tried)
@@ -62,6 +69,7 @@ static bool setup(void) {
         policy_diagnostics_clear(&d);
         tb = umockdev_testbed_new();
         FUZZ_CHECK(tb);
+        atexit(teardown);
         root_hub = umockdev_testbed_add_device(tb, "usb", "usb1", NULL, "idVendor", "1d6b", "idProduct", "0002",
                                                "bDeviceClass", "09", NULL, "DEVTYPE", "usb_device", NULL);
         FUZZ_CHECK(root_hub);

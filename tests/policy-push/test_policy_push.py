@@ -220,6 +220,10 @@ class PolicyPush(PolicyPushBase):
                                   "policy-applied 2 in the agent's journal")[0]
         self.assertEqual(applied["mnguard"]["policy_origin"], "collector")
         self.assertEqual(self.status()["policy"]["serial"], 2)
+        # the history reads "policy applied", then what it changed
+        allowed = self.wait_event("device-allowed", lambda e: e["mnguard"].get("policy_serial") == 2,
+                                  "the stick's device-allowed under policy 2")[0]
+        self.assertLess(applied["event"]["sequence"], allowed["event"]["sequence"])
         # the collector has the agent's record of it
         at_collector = wait_for("policy-applied 2 at the collector",
                                 lambda: [e for e in self.collector_events("policy-applied")

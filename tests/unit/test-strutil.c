@@ -65,6 +65,22 @@ static void test_numbers(void **state) {
         assert_int_equal(parse_u64("1 ", &u), -EINVAL);
 }
 
+static void test_display_width(void **state) {
+        assert_int_equal(utf8_display_width(""), 0);
+        assert_int_equal(utf8_display_width("default"), 7);
+        assert_int_equal(utf8_display_width("情報政策課-002"), 14);     /* 5 wide + 4 narrow */
+        assert_int_equal(utf8_display_width("2F 複合機"), 9);
+        assert_int_equal(utf8_display_width("ｶﾅ"), 2);                  /* halfwidth katakana: narrow */
+        assert_int_equal(utf8_display_width("Ｆ"), 2);                  /* fullwidth latin: wide */
+        assert_int_equal(utf8_display_width("e\xcc\x81"), 1);          /* e + combining acute */
+        char *p = display_pad("複合機", 8);
+        assert_string_equal(p, "複合機  ");
+        free(p);
+        p = display_pad("情報政策課", 4);                                 /* wider than the column: unchanged */
+        assert_string_equal(p, "情報政策課");
+        free(p);
+}
+
 static void test_dates(void **state) {
         int64_t d;
         int y, m, dd;
@@ -95,6 +111,7 @@ int main(void) {
                 cmocka_unit_test(test_sanitize),
                 cmocka_unit_test(test_numbers),
                 cmocka_unit_test(test_dates),
+                cmocka_unit_test(test_display_width),
         };
         return cmocka_run_group_tests_name("strutil", tests, NULL, NULL);
 }
