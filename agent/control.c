@@ -212,7 +212,9 @@ int control_request_parse(const char *line, size_t len, json_object **ret, const
 
         json_object *verb_obj;
         if (!req || !complete || !json_object_is_type(req, json_type_object) ||
-            !json_object_object_get_ex(req, "verb", &verb_obj) || !json_object_is_type(verb_obj, json_type_string)) {
+            !json_object_object_get_ex(req, "verb", &verb_obj) || !json_object_is_type(verb_obj, json_type_string) ||
+            /* a verb with an escaped NUL ("status\u0000x") is not "status" */
+            strlen(json_object_get_string(verb_obj)) != (size_t) json_object_get_string_len(verb_obj)) {
                 json_object_put(req);
                 return -EBADMSG;
         }

@@ -295,6 +295,9 @@ class HostileClients(DaemonTestCase):
         self.assertFalse(call(s, {"no": "verb"})["ok"])
         self.assertEqual(call(s, {"verb": "rm -rf"})["errno"], 95)
         self.assertFalse(call(s, {"verb": "events", "since": "yesterday"})["ok"])
+        # a verb with an escaped NUL is not the verb before it
+        self.assertEqual(call(s, {"verb": "status\u0000x"})["errno"], 74)    # EBADMSG
+        self.assertTrue(call(s, {"verb": "status"})["ok"])
         s.close()
 
         # A client that asks for a big stream and never reads does not stall anybody else.
