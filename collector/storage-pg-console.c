@@ -42,12 +42,6 @@ int pg_console_schema(PGconn *c) {
         return pg_exec(c, console_schema);
 }
 
-static uint64_t value_u64(const PGresult *res, int row, int col) {
-        uint64_t v = 0;
-        (void) parse_u64(PQgetvalue(res, row, col), &v);
-        return v;
-}
-
 static void u64_text(uint64_t v, char out[static 24]) {
         snprintf(out, 24, "%llu", (unsigned long long) (v > (uint64_t) INT64_MAX ? (uint64_t) INT64_MAX : v));
 }
@@ -74,11 +68,11 @@ static void operator_from_row(const PGresult *res, int i, OperatorAccount *a) {
         if (operator_role_from_string(PQgetvalue(res, i, 1), &a->role) < 0)
                 a->role = ROLE_NONE;
         snprintf(a->pwhash, sizeof(a->pwhash), "%s", PQgetvalue(res, i, 2));
-        a->created_usec = value_u64(res, i, 3);
-        a->changed_usec = value_u64(res, i, 4);
-        a->last_login_usec = value_u64(res, i, 5);
-        a->failures = (uint32_t) value_u64(res, i, 6);
-        a->locked_until_usec = value_u64(res, i, 7);
+        a->created_usec = pg_value_u64(res, i, 3);
+        a->changed_usec = pg_value_u64(res, i, 4);
+        a->last_login_usec = pg_value_u64(res, i, 5);
+        a->failures = (uint32_t) pg_value_u64(res, i, 6);
+        a->locked_until_usec = pg_value_u64(res, i, 7);
 }
 
 static int pg_operator_put(Storage *base, const OperatorAccount *a, bool replace) {
@@ -147,7 +141,7 @@ static int pg_operator_login_result(Storage *base, const char *name, bool ok, ui
                 return r;
         if (PQntuples(res) != 1)
                 return -ENOENT;
-        return (int) value_u64(res, 0, 0);
+        return (int) pg_value_u64(res, 0, 0);
 }
 
 /* ---- sessions ---- */
@@ -211,9 +205,9 @@ static int pg_session_get(Storage *base, const uint8_t h[SHA256_SIZE], ConsoleSe
                 cs.role = ROLE_NONE;
         snprintf(cs.csrf, sizeof(cs.csrf), "%s", PQgetvalue(res, 0, 2));
         snprintf(cs.remote, sizeof(cs.remote), "%s", PQgetvalue(res, 0, 3));
-        cs.created_usec = value_u64(res, 0, 4);
-        cs.expires_usec = value_u64(res, 0, 5);
-        cs.last_used_usec = value_u64(res, 0, 6);
+        cs.created_usec = pg_value_u64(res, 0, 4);
+        cs.expires_usec = pg_value_u64(res, 0, 5);
+        cs.last_used_usec = pg_value_u64(res, 0, 6);
         *ret = cs;
         return 0;
 }
@@ -266,10 +260,10 @@ static int pg_access_list(Storage *base, const AccessQuery *q, AccessFunc f, voi
                     "AND ($3::bigint = 0 OR id < $3::bigint) ORDER BY id DESC LIMIT $4", 4, v, &res);
         for (int i = 0; r >= 0 && i < PQntuples(res); i++) {
                 AccessEntry e = {
-                        .id = (int64_t) value_u64(res, i, 0),
-                        .time_usec = value_u64(res, i, 1),
-                        .status = (unsigned) value_u64(res, i, 9),
-                        .records = value_u64(res, i, 10),
+                        .id = (int64_t) pg_value_u64(res, i, 0),
+                        .time_usec = pg_value_u64(res, i, 1),
+                        .status = (unsigned) pg_value_u64(res, i, 9),
+                        .records = pg_value_u64(res, i, 10),
                 };
                 snprintf(e.operator_name, sizeof(e.operator_name), "%s", PQgetvalue(res, i, 2));
                 snprintf(e.auth, sizeof(e.auth), "%s", PQgetvalue(res, i, 3));
@@ -286,10 +280,6 @@ static int pg_access_list(Storage *base, const AccessQuery *q, AccessFunc f, voi
 }
 
 /* ---- hosts ---- */
-
-static char *value_dup(const PGresult *res, int row, int col) {
-        return PQgetisnull(res, row, col) ? NULL : strdup(PQgetvalue(res, row, col));
-}
 
 static int query_sql(PGconn *c, const ConsoleSql *q, PGresult **ret) {
         const char *values[CONSOLE_SQL_PARAMS_MAX];
@@ -341,19 +331,19 @@ static int pg_console_hosts(Storage *base, const ConsoleHostQuery *q, ConsoleHos
                 ConsoleHost ch = {};
                 HostState *h = &ch.state;
                 snprintf(h->host_id, sizeof(h->host_id), "%s", PQgetvalue(pres, i, 0));
-                h->host_name = value_dup(pres, i, 1);
-                h->group = value_dup(pres, i, 2);
-                h->enrolled_usec = value_u64(pres, i, 3);
-                h->last_seen_usec = value_u64(pres, i, 4);
-                h->first_sequence = value_u64(pres, i, 5);
-                h->contiguous_sequence = value_u64(pres, i, 6);
-                h->last_sequence = value_u64(pres, i, 7);
-                h->n_events = value_u64(pres, i, 8);
-                h->n_broken = value_u64(pres, i, 9);
+                h->host_name = pg_value_dup(pres, i, 1);
+                h->group = pg_value_dup(pres, i, 2);
+                h->enrolled_usec = pg_value_u64(pres, i, 3);
+                h->last_seen_usec = pg_value_u64(pres, i, 4);
+                h->first_sequence = pg_value_u64(pres, i, 5);
+                h->contiguous_sequence = pg_value_u64(pres, i, 6);
+                h->last_sequence = pg_value_u64(pres, i, 7);
+                h->n_events = pg_value_u64(pres, i, 8);
+                h->n_broken = pg_value_u64(pres, i, 9);
                 snprintf(h->agent_version, sizeof(h->agent_version), "%s", PQgetvalue(pres, i, 10));
-                h->policy_serial = value_u64(pres, i, 11);
+                h->policy_serial = pg_value_u64(pres, i, 11);
                 h->chain = host_chain_state(h);
-                ch.events_recent = value_u64(pres, i, CONSOLE_HOST_N_COLUMNS);
+                ch.events_recent = pg_value_u64(pres, i, CONSOLE_HOST_N_COLUMNS);
                 r = f(&ch, userdata);
                 host_state_done(h);
                 if (r != 0)
@@ -362,7 +352,7 @@ static int pg_console_hosts(Storage *base, const ConsoleHostQuery *q, ConsoleHos
         if (r < 0)
                 return r;
         if (ret_total)
-                *ret_total = value_u64(cres, 0, 0);
+                *ret_total = pg_value_u64(cres, 0, 0);
         return 0;
 }
 
@@ -376,9 +366,9 @@ static int pg_console_serials(Storage *base, SerialFunc f, void *userdata) {
                                         "ORDER BY g, policy_serial DESC LIMIT $1", 1, v, &res);
         for (int i = 0; r >= 0 && i < PQntuples(res); i++) {
                 SerialCount c = {
-                        .serial = value_u64(res, i, 1),
-                        .hosts = value_u64(res, i, 2),
-                        .last_seen_usec = value_u64(res, i, 3),
+                        .serial = pg_value_u64(res, i, 1),
+                        .hosts = pg_value_u64(res, i, 2),
+                        .last_seen_usec = pg_value_u64(res, i, 3),
                 };
                 snprintf(c.group, sizeof(c.group), "%s", PQgetvalue(res, i, 0));
                 r = f(&c, userdata);
@@ -412,10 +402,10 @@ static int pg_console_events_span(Storage *base, const char *host_id, uint64_t f
                 if (st == PGRES_SINGLE_TUPLE && !stop) {
                         StoredEvent e = {
                                 .host_id = PQgetvalue(res, 0, 0),
-                                .sequence = value_u64(res, 0, 1),
-                                .timestamp_usec = value_u64(res, 0, 2),
-                                .received_usec = value_u64(res, 0, 3),
-                                .flags = (unsigned) value_u64(res, 0, 4),
+                                .sequence = pg_value_u64(res, 0, 1),
+                                .timestamp_usec = pg_value_u64(res, 0, 2),
+                                .received_usec = pg_value_u64(res, 0, 3),
+                                .flags = (unsigned) pg_value_u64(res, 0, 4),
                                 .json = PQgetvalue(res, 0, 5),
                                 .json_len = (size_t) PQgetlength(res, 0, 5),
                         };

@@ -25,30 +25,20 @@ struct StorageTxn {
 #define HOST_COLUMNS "host_id, host_name, grp, enrolled, last_seen, first_seq, contiguous_seq, last_seq, n_events, n_broken, " \
                      "agent_version, policy_serial"
 
-static char *value_dup(const PGresult *res, int row, int col) {
-        return PQgetisnull(res, row, col) ? NULL : strdup(PQgetvalue(res, row, col));
-}
-
-static uint64_t value_u64(const PGresult *res, int row, int col) {
-        uint64_t v = 0;
-        (void) parse_u64(PQgetvalue(res, row, col), &v);
-        return v;
-}
-
 static void host_from_row(const PGresult *res, int row, HostState *h) {
         *h = (HostState) {};
         snprintf(h->host_id, sizeof(h->host_id), "%s", PQgetvalue(res, row, 0));
-        h->host_name = value_dup(res, row, 1);
-        h->group = value_dup(res, row, 2);
-        h->enrolled_usec = value_u64(res, row, 3);
-        h->last_seen_usec = value_u64(res, row, 4);
-        h->first_sequence = value_u64(res, row, 5);
-        h->contiguous_sequence = value_u64(res, row, 6);
-        h->last_sequence = value_u64(res, row, 7);
-        h->n_events = value_u64(res, row, 8);
-        h->n_broken = value_u64(res, row, 9);
+        h->host_name = pg_value_dup(res, row, 1);
+        h->group = pg_value_dup(res, row, 2);
+        h->enrolled_usec = pg_value_u64(res, row, 3);
+        h->last_seen_usec = pg_value_u64(res, row, 4);
+        h->first_sequence = pg_value_u64(res, row, 5);
+        h->contiguous_sequence = pg_value_u64(res, row, 6);
+        h->last_sequence = pg_value_u64(res, row, 7);
+        h->n_events = pg_value_u64(res, row, 8);
+        h->n_broken = pg_value_u64(res, row, 9);
         snprintf(h->agent_version, sizeof(h->agent_version), "%s", PQgetvalue(res, row, 10));
-        h->policy_serial = value_u64(res, row, 11);
+        h->policy_serial = pg_value_u64(res, row, 11);
         h->chain = host_chain_state(h);
 }
 
@@ -115,7 +105,7 @@ int pg_ingest_existing(StorageTxn *t, uint64_t lo, uint64_t hi, ExistingEvent *o
         size_t n = 0;
         for (int i = 0; i < PQntuples(res) && n < max; i++) {
                 ExistingEvent *e = &out[n++];
-                e->sequence = value_u64(res, i, 0);
+                e->sequence = pg_value_u64(res, i, 0);
                 (void) pg_bytea_hash(PQgetvalue(res, i, 1), e->hash);
                 (void) pg_bytea_hash(PQgetvalue(res, i, 2), e->prev_hash);
                 (void) pg_bytea_hash(PQgetvalue(res, i, 3), e->digest);
@@ -136,7 +126,7 @@ int pg_ingest_sequences_after(StorageTxn *t, uint64_t after, uint64_t *out, size
                 return r;
         size_t n = 0;
         for (int i = 0; i < PQntuples(res) && n < max; i++)
-                out[n++] = value_u64(res, i, 0);
+                out[n++] = pg_value_u64(res, i, 0);
         *ret_n = n;
         return 0;
 }
@@ -398,10 +388,10 @@ int pg_events(Storage *base, const EventQuery *q, EventFunc f, void *userdata, u
                 if (st == PGRES_SINGLE_TUPLE && !stop) {
                         StoredEvent e = {
                                 .host_id = PQgetvalue(res, 0, 0),
-                                .sequence = value_u64(res, 0, 1),
-                                .timestamp_usec = value_u64(res, 0, 2),
-                                .received_usec = value_u64(res, 0, 3),
-                                .flags = (unsigned) value_u64(res, 0, 4),
+                                .sequence = pg_value_u64(res, 0, 1),
+                                .timestamp_usec = pg_value_u64(res, 0, 2),
+                                .received_usec = pg_value_u64(res, 0, 3),
+                                .flags = (unsigned) pg_value_u64(res, 0, 4),
                                 .json = PQgetvalue(res, 0, 5),
                                 .json_len = (size_t) PQgetlength(res, 0, 5),
                         };
@@ -450,11 +440,11 @@ int pg_alerts(Storage *base, const char *host_id, uint64_t limit, AlertFunc f, v
         pg_conn_put(s, idx);
         for (int i = 0; r >= 0 && i < PQntuples(res); i++) {
                 AlertRecord a = {
-                        .id = (int64_t) value_u64(res, i, 0),
-                        .created_usec = value_u64(res, i, 2),
+                        .id = (int64_t) pg_value_u64(res, i, 0),
+                        .created_usec = pg_value_u64(res, i, 2),
                         .kind = alert_kind_from_string(PQgetvalue(res, i, 3)),
-                        .sequence = value_u64(res, i, 4),
-                        .sequence_end = value_u64(res, i, 5),
+                        .sequence = pg_value_u64(res, i, 4),
+                        .sequence_end = pg_value_u64(res, i, 5),
                         .body = PQgetisnull(res, i, 7) ? NULL : PQgetvalue(res, i, 7),
                         .body_len = (size_t) PQgetlength(res, i, 7),
                 };

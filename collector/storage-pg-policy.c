@@ -28,12 +28,6 @@ static int unescape_bytea(const PGresult *res, int row, int col, char **ret, siz
         return 0;
 }
 
-static uint64_t value_u64(const PGresult *res, int row, int col) {
-        uint64_t v = 0;
-        (void) parse_u64(PQgetvalue(res, row, col), &v);
-        return v;
-}
-
 int pg_policy_publish(Storage *base, const PolicyRecord *p) {
         PgStorage *s = (PgStorage *) base;
         char serial[24], published[24], lock_ns[16];
@@ -81,10 +75,10 @@ out:
 static void policy_from_row(const PGresult *res, int row, PolicyRecord *p) {
         *p = (PolicyRecord) {};
         snprintf(p->group, sizeof(p->group), "%s", PQgetvalue(res, row, 0));
-        p->serial = value_u64(res, row, 1);
+        p->serial = pg_value_u64(res, row, 1);
         snprintf(p->name, sizeof(p->name), "%s", PQgetvalue(res, row, 2));
         snprintf(p->key_id, sizeof(p->key_id), "%s", PQgetvalue(res, row, 3));
-        p->published_usec = value_u64(res, row, 4);
+        p->published_usec = pg_value_u64(res, row, 4);
         snprintf(p->published_by, sizeof(p->published_by), "%s", PQgetvalue(res, row, 5));
 }
 
@@ -167,10 +161,10 @@ int pg_published_state(Storage *base, PublishedState *ret) {
         }
         for (size_t i = 0; i < n; i++) {
                 snprintf(ps.groups[i], sizeof(ps.groups[i]), "%s", PQgetvalue(res, (int) i, 0));
-                ps.serials[i] = value_u64(res, (int) i, 1);
+                ps.serials[i] = pg_value_u64(res, (int) i, 1);
         }
         ps.n_groups = n;
-        ps.last_ticket_id = PQntuples(tk) == 1 ? (int64_t) value_u64(tk, 0, 0) : 0;
+        ps.last_ticket_id = PQntuples(tk) == 1 ? (int64_t) pg_value_u64(tk, 0, 0) : 0;
         *ret = ps;
         return 0;
 }
@@ -194,7 +188,7 @@ int pg_ticket_queue(Storage *base, TicketRecord *t) {
                         "RETURNING id", 5, v, len, bin, &res);
         pg_conn_put(s, idx);
         if (r >= 0)
-                t->id = (int64_t) value_u64(res, 0, 0);
+                t->id = (int64_t) pg_value_u64(res, 0, 0);
         return r;
 }
 
@@ -214,10 +208,10 @@ int pg_tickets_after(Storage *base, const char *host_id, int64_t after, size_t m
                         "WHERE host_id = $1 AND id > $2::bigint ORDER BY id LIMIT $3::bigint", 3, v, NULL, NULL, &res);
         pg_conn_put(s, idx);
         for (int i = 0; r >= 0 && i < PQntuples(res); i++) {
-                TicketRecord t = { .id = (int64_t) value_u64(res, i, 0) };
+                TicketRecord t = { .id = (int64_t) pg_value_u64(res, i, 0) };
                 snprintf(t.host_id, sizeof(t.host_id), "%s", PQgetvalue(res, i, 1));
                 snprintf(t.ticket_id, sizeof(t.ticket_id), "%s", PQgetvalue(res, i, 2));
-                t.queued_usec = value_u64(res, i, 3);
+                t.queued_usec = pg_value_u64(res, i, 3);
                 snprintf(t.queued_by, sizeof(t.queued_by), "%s", PQgetvalue(res, i, 4));
                 r = unescape_bytea(res, i, 5, &t.data, &t.data_len);
                 if (r < 0)

@@ -66,6 +66,16 @@ int pg_result_errno(PGconn *c, const PGresult *res) {
         return -EIO;
 }
 
+char *pg_value_dup(const PGresult *res, int row, int col) {
+        return PQgetisnull(res, row, col) ? NULL : strdup(PQgetvalue(res, row, col));
+}
+
+uint64_t pg_value_u64(const PGresult *res, int row, int col) {
+        uint64_t v = 0;
+        (void) parse_u64(PQgetvalue(res, row, col), &v);
+        return v;
+}
+
 int pg_exec(PGconn *c, const char *sql) {
         _cleanup_(PQclearp) PGresult *res = PQexec(c, sql);
         ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;

@@ -38,6 +38,9 @@ int pg_conn_get(PgStorage *s, PGconn **ret, unsigned *ret_index);
 void pg_conn_put(PgStorage *s, unsigned index);
 /* The negative errno for a failed result (or a broken connection). */
 int pg_result_errno(PGconn *c, const PGresult *res);
+/* A result value as a new string (NULL for SQL NULL or no memory), or as a number (0 when not one). */
+char *pg_value_dup(const PGresult *res, int row, int col);
+uint64_t pg_value_u64(const PGresult *res, int row, int col);
 /* Runs a statement without result rows; 0 or a negative errno. */
 int pg_exec(PGconn *c, const char *sql);
 /* Runs a parameterized statement (text parameters); *ret the result on success. */

@@ -398,17 +398,12 @@ static void bind_all(sqlite3_stmt *st, const ConsoleSql *q) {
                         sqlite3_bind_int64(st, (int) i + 1, q->number[i]);
 }
 
-static char *column_strdup(sqlite3_stmt *st, int i) {
-        const char *v = (const char *) sqlite3_column_text(st, i);
-        return v ? strdup(v) : NULL;
-}
-
 static void console_host_from_row(sqlite3_stmt *st, ConsoleHost *c) {
         HostState *h = &c->state;
         *c = (ConsoleHost) {};
         snprintf(h->host_id, sizeof(h->host_id), "%s", text_or_empty(st, 0));
-        h->host_name = column_strdup(st, 1);
-        h->group = column_strdup(st, 2);
+        h->host_name = sqlite_column_strdup(st, 1);
+        h->group = sqlite_column_strdup(st, 2);
         h->enrolled_usec = (uint64_t) sqlite3_column_int64(st, 3);
         h->last_seen_usec = (uint64_t) sqlite3_column_int64(st, 4);
         h->first_sequence = (uint64_t) sqlite3_column_int64(st, 5);

@@ -62,16 +62,11 @@ static int step_done(sqlite3_stmt *st) {
         return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sqlite_errno(rc);
 }
 
-static char *column_strdup(sqlite3_stmt *st, int i) {
-        const char *v = (const char *) sqlite3_column_text(st, i);
-        return v ? strdup(v) : NULL;
-}
-
 static void host_from_row(sqlite3_stmt *st, HostState *h) {
         *h = (HostState) {};
         snprintf(h->host_id, sizeof(h->host_id), "%s", (const char *) sqlite3_column_text(st, 0) ?: "");
-        h->host_name = column_strdup(st, 1);
-        h->group = column_strdup(st, 2);
+        h->host_name = sqlite_column_strdup(st, 1);
+        h->group = sqlite_column_strdup(st, 2);
         h->enrolled_usec = (uint64_t) sqlite3_column_int64(st, 3);
         h->last_seen_usec = (uint64_t) sqlite3_column_int64(st, 4);
         h->first_sequence = (uint64_t) sqlite3_column_int64(st, 5);

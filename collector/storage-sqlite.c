@@ -71,6 +71,11 @@ int sqlite_exec_sql(sqlite3 *db, const char *sql) {
         return sqlite_errno(sqlite3_exec(db, sql, NULL, NULL, NULL));
 }
 
+char *sqlite_column_strdup(sqlite3_stmt *st, int i) {
+        const char *v = (const char *) sqlite3_column_text(st, i);
+        return v ? strdup(v) : NULL;
+}
+
 int sqlite_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret) {
         return sqlite_errno(sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, ret, NULL));
 }

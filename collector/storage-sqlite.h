@@ -44,6 +44,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(sqlite3_stmt *, sqlite3_finalize);
 int sqlite_errno(int rc);
 int sqlite_exec_sql(sqlite3 *db, const char *sql);
 int sqlite_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret);
+/* A text column as a new string (NULL for SQL NULL or no memory). */
+char *sqlite_column_strdup(sqlite3_stmt *st, int i);
 sqlite3 *sqlite_reader_get(SqliteStorage *s, unsigned *ret_index);
 void sqlite_reader_put(SqliteStorage *s, unsigned i);
 
