@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "exception.h"
 #include "policy.h"
+#include "server.h"
 #include "sign-io.h"
 #include "strutil.h"
 
@@ -86,15 +86,13 @@ int publish_policy(Storage *s, const SignPublicKey *trusted, size_t n_trusted, c
                 policy_free(p);
                 return r;
         }
-        PolicyRecord rec = { .serial = p->serial, .published_usec = 0 };
+        PolicyRecord rec = { .serial = p->serial };
         snprintf(rec.group, sizeof(rec.group), "%s", group);
         snprintf(rec.name, sizeof(rec.name), "%s", p->name ?: "");
         snprintf(rec.key_id, sizeof(rec.key_id), "%s", keyid ?: "");
         snprintf(rec.published_by, sizeof(rec.published_by), "%s", by);
         policy_free(p);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        rec.published_usec = (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+        rec.published_usec = now_realtime_usec();
         rec.data = (char *) data;
         rec.data_len = size;
         rec.signature = (char *) sig;
@@ -146,9 +144,7 @@ int publish_ticket(Storage *s, const SignPublicKey *trusted, size_t n_trusted, c
         snprintf(t.ticket_id, sizeof(t.ticket_id), "%s", e.id);
         snprintf(t.queued_by, sizeof(t.queued_by), "%s", by);
         exception_clear(&e);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        t.queued_usec = (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+        t.queued_usec = now_realtime_usec();
         r = storage_ticket_queue(s, &t);
         if (r == -EEXIST)
                 return fail(err, 409, "ticket-queued", 0, "ticket %s is already queued", t.ticket_id);
