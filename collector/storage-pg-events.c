@@ -69,7 +69,7 @@ int pg_ingest_begin(Storage *base, const char *host_id, const char *host_name, u
         if (r < 0)
                 goto fail;
         /* creates the row if needed and locks it (ON CONFLICT DO UPDATE takes the row lock), in one round trip */
-        r = pg_query(t->c, "INSERT INTO hosts (host_id) VALUES ($1) ON CONFLICT (host_id) DO UPDATE SET host_id = "
+        r = pg_query_prepared(s, t->index, PG_STMT_HOST_LOCK, "INSERT INTO hosts (host_id) VALUES ($1) ON CONFLICT (host_id) DO UPDATE SET host_id = "
                            "EXCLUDED.host_id RETURNING " HOST_COLUMNS, 1, v, NULL, NULL, &sel);
         if (r < 0)
                 goto fail;
@@ -98,7 +98,7 @@ int pg_ingest_existing(StorageTxn *t, uint64_t lo, uint64_t hi, ExistingEvent *o
         snprintf(smax, sizeof(smax), "%zu", max);
         const char *v[] = { t->host_id, slo, shi, smax };
         _cleanup_(PQclearp) PGresult *res = NULL;
-        int r = pg_query(t->c, "SELECT seq, hash, prev_hash, digest FROM events WHERE host_id = $1 AND seq BETWEEN $2 AND $3 "
+        int r = pg_query_prepared(t->s, t->index, PG_STMT_EXISTING, "SELECT seq, hash, prev_hash, digest FROM events WHERE host_id = $1 AND seq BETWEEN $2 AND $3 "
                                "ORDER BY seq LIMIT $4", 4, v, NULL, NULL, &res);
         if (r < 0)
                 return r;
@@ -120,8 +120,9 @@ int pg_ingest_sequences_after(StorageTxn *t, uint64_t after, uint64_t *out, size
         snprintf(smax, sizeof(smax), "%zu", max);
         const char *v[] = { t->host_id, safter, smax };
         _cleanup_(PQclearp) PGresult *res = NULL;
-        int r = pg_query(t->c, "SELECT seq FROM events WHERE host_id = $1 AND seq > $2 ORDER BY seq LIMIT $3", 3, v,
-                         NULL, NULL, &res);
+        int r = pg_query_prepared(t->s, t->index, PG_STMT_SEQ_AFTER,
+                                  "SELECT seq FROM events WHERE host_id = $1 AND seq > $2 ORDER BY seq LIMIT $3", 3, v, NULL,
+                                  NULL, &res);
         if (r < 0)
                 return r;
         size_t n = 0;
@@ -230,7 +231,7 @@ static int insert_rows(StorageTxn *t, IngestRecord *const *records, size_t n, ui
                                     r->dev_vidpid[0] ? r->dev_vidpid : NULL, flags, hash, prev, digest, r->json };
                 int lengths[13] = { [12] = (int) r->json_len };
                 _cleanup_(PQclearp) PGresult *res = NULL;
-                int k = pg_query(t->c, "INSERT INTO events (host_id, seq, ts, received, action, user_name, dev_serial, "
+                int k = pg_query_prepared(t->s, t->index, PG_STMT_INSERT_EVENT, "INSERT INTO events (host_id, seq, ts, received, action, user_name, dev_serial, "
                                        "dev_vidpid, flags, hash, prev_hash, digest, body) "
                                        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                                  13, v, lengths, NULL, &res);
@@ -295,7 +296,7 @@ int pg_ingest_commit(StorageTxn *t, const HostState *h) {
                             chain_state_to_string(host_chain_state(h)), t->host_id,
                             h->agent_version[0] ? h->agent_version : NULL, serial };
         _cleanup_(PQclearp) PGresult *res = NULL;
-        int r = pg_query(t->c, "UPDATE hosts SET host_name = COALESCE($1, host_name), last_seen = $2, first_seq = $3, "
+        int r = pg_query_prepared(t->s, t->index, PG_STMT_HOST_UPDATE, "UPDATE hosts SET host_name = COALESCE($1, host_name), last_seen = $2, first_seq = $3, "
                                "contiguous_seq = $4, last_seq = $5, n_events = $6, n_broken = $7, chain = $8, "
                                "agent_version = $10, policy_serial = $11 WHERE host_id = $9", 11, v, NULL, NULL, &res);
         if (r >= 0)
@@ -323,7 +324,8 @@ int pg_host_get(Storage *base, const char *host_id, HostState *ret) {
                 return r;
         const char *v[] = { host_id };
         _cleanup_(PQclearp) PGresult *res = NULL;
-        r = pg_query(c, "SELECT " HOST_COLUMNS " FROM hosts WHERE host_id = $1", 1, v, NULL, NULL, &res);
+        r = pg_query_prepared(s, idx, PG_STMT_HOST_GET, "SELECT " HOST_COLUMNS " FROM hosts WHERE host_id = $1", 1, v, NULL,
+                              NULL, &res);
         if (r >= 0 && PQntuples(res) == 0)
                 r = -ENOENT;
         else if (r >= 0)

@@ -8,7 +8,8 @@
 
 Usage: bench-collector.py BUILD_DIR. Each part is bounded; everything lives in a temporary directory that is
 removed afterwards. Sizes: BENCH_COLLECTOR_EVENTS, _TERMINALS, _SECONDS, _QUERY_EVENTS, _QUERY_HOSTS;
-BENCH_COLLECTOR_PG=0 skips PostgreSQL; BENCH_COLLECTOR_PARTS=drain,terminals,query picks parts."""
+BENCH_COLLECTOR_PG=0 skips PostgreSQL, BENCH_COLLECTOR_SQLITE=0 SQLite; BENCH_COLLECTOR_PARTS=drain,terminals,query
+picks parts."""
 
 import os
 import subprocess
@@ -44,7 +45,8 @@ def client(*args):
 
 def storages(base):
     """(name, storage spec or None for SQLite, Postgres or None)"""
-    yield "sqlite", None, None
+    if os.environ.get("BENCH_COLLECTOR_SQLITE", "1") != "0":
+        yield "sqlite", None, None
     if os.environ.get("BENCH_COLLECTOR_PG", "1") == "0":
         return
     why = ct.Postgres.available()
