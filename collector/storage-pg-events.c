@@ -132,7 +132,8 @@ int pg_ingest_sequences_after(StorageTxn *t, uint64_t after, uint64_t *out, size
         return 0;
 }
 
-/* COPY text format: backslash, newline, carriage return and tab escaped. */
+/* COPY's binary format: no escaping or hex on this side, no parsing on the server's (text COPY spent a
+ * quarter of the backend's time in parsing). */
 typedef struct CopyBuf {
         char *data;
         size_t len, cap;
@@ -152,64 +153,56 @@ static int copy_reserve(CopyBuf *b, size_t extra) {
         return 0;
 }
 
-static int copy_text(CopyBuf *b, const char *s, size_t n, char sep) {
-        if (copy_reserve(b, 2 * n + 2) < 0)
+static void put_be(CopyBuf *b, uint64_t v, unsigned bytes) {
+        for (unsigned i = bytes; i > 0; i--)
+                b->data[b->len++] = (char) (v >> (8 * (i - 1)));
+}
+
+/* One field: its length (-1: NULL) and its bytes. */
+static int copy_field(CopyBuf *b, const void *p, size_t n) {
+        if (n > INT32_MAX || copy_reserve(b, 4 + n) < 0)
                 return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                char c = s[i];
-                if (c == '\\' || c == '\n' || c == '\r' || c == '\t') {
-                        b->data[b->len++] = '\\';
-                        c = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : '\\';
-                }
-                b->data[b->len++] = c;
+        put_be(b, p ? n : UINT32_MAX, 4);
+        if (p) {
+                memcpy(b->data + b->len, p, n);
+                b->len += n;
         }
-        b->data[b->len++] = sep;
         return 0;
 }
 
-static int copy_null(CopyBuf *b, char sep) {
-        if (copy_reserve(b, 3) < 0)
+static int copy_str(CopyBuf *b, const char *s) {
+        return copy_field(b, s, s ? strlen(s) : 0);
+}
+
+static int copy_int(CopyBuf *b, uint64_t v, unsigned bytes) {
+        if (copy_reserve(b, 4 + bytes) < 0)
                 return -ENOMEM;
-        b->data[b->len++] = '\\';
-        b->data[b->len++] = 'N';
-        b->data[b->len++] = sep;
+        put_be(b, bytes, 4);
+        put_be(b, v, bytes);
         return 0;
 }
 
-static int copy_str(CopyBuf *b, const char *s, char sep) {
-        return s ? copy_text(b, s, strlen(s), sep) : copy_null(b, sep);
-}
-
-static int copy_u64(CopyBuf *b, uint64_t v, char sep) {
-        char tmp[24];
-        int n = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long) v);
-        return copy_text(b, tmp, (size_t) n, sep);
-}
-
-static int copy_hash(CopyBuf *b, const uint8_t h[SHA256_SIZE], char sep) {
-        /* bytea hex input "\x…" with the backslash escaped for COPY */
-        static const char digits[] = "0123456789abcdef";
-        if (copy_reserve(b, 3 + 2 * SHA256_SIZE + 1) < 0)
+static int copy_header(CopyBuf *b) {
+        static const char sig[11] = "PGCOPY\n\377\r\n";
+        if (copy_reserve(b, sizeof(sig) + 8) < 0)
                 return -ENOMEM;
-        b->data[b->len++] = '\\';
-        b->data[b->len++] = '\\';
-        b->data[b->len++] = 'x';
-        for (size_t i = 0; i < SHA256_SIZE; i++) {
-                b->data[b->len++] = digits[h[i] >> 4];
-                b->data[b->len++] = digits[h[i] & 15];
-        }
-        b->data[b->len++] = sep;
+        memcpy(b->data + b->len, sig, sizeof(sig)); /* with its NUL */
+        b->len += sizeof(sig);
+        put_be(b, 0, 4); /* flags */
+        put_be(b, 0, 4); /* header extension */
         return 0;
 }
 
 static int copy_row(CopyBuf *b, const char *host_id, const IngestRecord *r, uint64_t received) {
-        if (copy_text(b, host_id, HOST_ID_LEN, '\t') < 0 || copy_u64(b, r->sequence, '\t') < 0 ||
-            copy_u64(b, r->timestamp_usec, '\t') < 0 || copy_u64(b, received, '\t') < 0 ||
-            copy_str(b, r->action, '\t') < 0 || copy_str(b, r->user_name, '\t') < 0 ||
-            copy_str(b, r->dev_serial, '\t') < 0 || copy_str(b, r->dev_vidpid[0] ? r->dev_vidpid : NULL, '\t') < 0 ||
-            copy_u64(b, r->flags, '\t') < 0 || copy_hash(b, r->hash, '\t') < 0 || copy_hash(b, r->prev_hash, '\t') < 0 ||
-            copy_hash(b, r->digest, '\t') < 0 ||
-            copy_text(b, r->json, r->json_len, '\n') < 0)
+        if (copy_reserve(b, 2) < 0)
+                return -ENOMEM;
+        put_be(b, 13, 2);
+        if (copy_field(b, host_id, HOST_ID_LEN) < 0 || copy_int(b, r->sequence, 8) < 0 ||
+            copy_int(b, r->timestamp_usec, 8) < 0 || copy_int(b, received, 8) < 0 || copy_str(b, r->action) < 0 ||
+            copy_str(b, r->user_name) < 0 || copy_str(b, r->dev_serial) < 0 ||
+            copy_str(b, r->dev_vidpid[0] ? r->dev_vidpid : NULL) < 0 || copy_int(b, r->flags, 4) < 0 ||
+            copy_field(b, r->hash, SHA256_SIZE) < 0 || copy_field(b, r->prev_hash, SHA256_SIZE) < 0 ||
+            copy_field(b, r->digest, SHA256_SIZE) < 0 || copy_field(b, r->json, r->json_len) < 0)
                 return -ENOMEM;
         return 0;
 }
@@ -247,11 +240,15 @@ int pg_ingest_insert(StorageTxn *t, IngestRecord *const *records, size_t n, uint
         if (n <= PG_INSERT_ROWS_MAX)
                 return insert_rows(t, records, n, received_usec);
         _cleanup_(PQclearp) PGresult *start = PQexec(t->c, "COPY events (host_id, seq, ts, received, action, user_name, "
-                                                           "dev_serial, dev_vidpid, flags, hash, prev_hash, digest, body) FROM STDIN");
+                                                           "dev_serial, dev_vidpid, flags, hash, prev_hash, digest, body) "
+                                                           "FROM STDIN (FORMAT binary)");
         if (!start || PQresultStatus(start) != PGRES_COPY_IN)
                 return pg_result_errno(t->c, start);
+        r = copy_header(&b);
         for (size_t i = 0; i < n && r >= 0; i++) {
                 r = copy_row(&b, t->host_id, records[i], received_usec);
+                if (r >= 0 && i + 1 == n && (r = copy_reserve(&b, 2)) >= 0)
+                        put_be(&b, UINT16_MAX, 2); /* the trailer: -1 */
                 if (r >= 0 && (b.len >= PG_COPY_CHUNK || i + 1 == n)) {
                         if (PQputCopyData(t->c, b.data, (int) b.len) != 1)
                                 r = -ECONNRESET;
