@@ -998,6 +998,10 @@ static void coldplug_once(Bed *b, Kind kind, char **paths, int n, bool want_rss,
         if (!want_rss && kind == USBGUARD)
                 wait_quiet(d.pid, 20); /* a SIGTERM while it still starts up can go unanswered for >10 s */
         if (want_rss) {
+                /* resident memory with the devices present, once the daemon has settled (mnguardd's journal
+                 * writer gives its cache back after a second without work); VmHWM keeps the peak */
+                wait_quiet(d.pid, 300);
+                usleep(1500 * 1000);
                 wait_quiet(d.pid, 300);
                 out->rss = status_kib(d.pid, "VmRSS");
                 out->hwm = status_kib(d.pid, "VmHWM");
