@@ -36,6 +36,10 @@ typedef struct BlockedDevice {
         json_object *device; /* the medium's device fields for its events, or NULL */
 } BlockedDevice;
 
+typedef struct MountKey {
+        uint64_t id, sig;
+} MountKey;
+
 typedef struct BlockedMount {
         uint64_t id;
         unsigned attempts;
@@ -63,7 +67,7 @@ struct MnMountGuard {
         sd_event_source *monitor_source, *fan_source, *timer_source;
         struct libmnt_monitor *monitor;
         struct libmnt_table *table;
-        uint64_t *ids;
+        MountKey *ids;          /* the last table's mounts, sorted by id */
         size_t n_ids;
         int fan_fd;
         dev_t root_dev;
@@ -125,13 +129,30 @@ static BlockedDevice *blocked_for(MnMountGuard *g, dev_t devnum, dev_t source_de
 
 /* --- mount ids --- */
 
-static int id_cmp(const void *a, const void *b) {
-        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+static int key_cmp(const void *a, const void *b) {
+        uint64_t x = ((const MountKey *) a)->id, y = ((const MountKey *) b)->id;
         return x < y ? -1 : x > y;
 }
 
-static bool ids_contain(const uint64_t *ids, size_t n, uint64_t id) {
-        return n > 0 && bsearch(&id, ids, n, sizeof(uint64_t), id_cmp);
+/* The kernel reuses the id of a mount that went away: what identifies a mount between two reads of the
+ * table is its id together with its device, mount point and root. */
+static uint64_t mount_signature(struct libmnt_fs *fs) {
+        const char *parts[] = { mnt_fs_get_target(fs), mnt_fs_get_root(fs) };
+        uint64_t h = UINT64_C(1469598103934665603) ^ (uint64_t) mnt_fs_get_devno(fs); /* FNV-1a */
+        for (size_t i = 0; i < ELEMENTSOF(parts); i++)
+                for (const char *p = parts[i] ?: ""; ; p++) {
+                        h = (h ^ (uint8_t) *p) * UINT64_C(1099511628211);
+                        if (!*p)
+                                break;
+                }
+        return h;
+}
+
+/* Whether the mount fs (id, signature) was in ids; -1 if its id was there for another mount. */
+static int ids_lookup(const MountKey *ids, size_t n, uint64_t id, uint64_t sig) {
+        MountKey k = { .id = id };
+        const MountKey *f = n > 0 ? bsearch(&k, ids, n, sizeof(MountKey), key_cmp) : NULL;
+        return !f ? 0 : f->sig == sig ? 1 : -1;
 }
 
 static BlockedMount *blocked_mount_find(MnMountGuard *g, uint64_t id) {
@@ -389,25 +410,25 @@ static void handle_mount(MnMountGuard *g, struct libmnt_fs *fs, bool coldplug, b
                 g->o.mounted(&m, g->o.userdata);
 }
 
-static int table_ids(struct libmnt_table *tb, uint64_t **ret, size_t *ret_n) {
+static int table_ids(struct libmnt_table *tb, MountKey **ret, size_t *ret_n) {
         struct libmnt_iter *itr = mnt_new_iter(MNT_ITER_FORWARD);
         struct libmnt_fs *fs;
         size_t n = 0, cap = (size_t) mnt_table_get_nents(tb);
-        uint64_t *ids;
+        MountKey *ids;
 
         if (!itr)
                 return -ENOMEM;
         if (cap > MN_MOUNT_GUARD_MAX_MOUNTS)
                 cap = MN_MOUNT_GUARD_MAX_MOUNTS;
-        ids = calloc(cap ?: 1, sizeof(uint64_t));
+        ids = calloc(cap ?: 1, sizeof(MountKey));
         if (!ids) {
                 mnt_free_iter(itr);
                 return -ENOMEM;
         }
         while (n < cap && mnt_table_next_fs(tb, itr, &fs) == 0)
-                ids[n++] = (uint64_t) mnt_fs_get_id(fs);
+                ids[n++] = (MountKey) { .id = (uint64_t) mnt_fs_get_id(fs), .sig = mount_signature(fs) };
         mnt_free_iter(itr);
-        qsort(ids, n, sizeof(uint64_t), id_cmp);
+        qsort(ids, n, sizeof(MountKey), key_cmp);
         *ret = ids;
         *ret_n = n;
         return 0;
@@ -418,7 +439,7 @@ static int rescan(MnMountGuard *g, bool coldplug, uint64_t seen) {
         struct libmnt_table *tb = mnt_new_table();
         struct libmnt_iter *itr = NULL;
         struct libmnt_fs *fs;
-        uint64_t *ids = NULL;
+        MountKey *ids = NULL;
         size_t n_ids = 0;
         int r;
 
@@ -442,11 +463,19 @@ static int rescan(MnMountGuard *g, bool coldplug, uint64_t seen) {
         for (size_t k = 0; k < n_ids && mnt_table_next_fs(tb, itr, &fs) == 0; k++) {
                 uint64_t id = (uint64_t) mnt_fs_get_id(fs);
                 BlockedMount *bm = blocked_mount_find(g, id);
+                bool known = ids_lookup(g->ids, g->n_ids, id, mount_signature(fs)) > 0;
 
+                /* A mount this guard detached is gone from the table at once: its id back in the table
+                 * is a new mount that got the id again (the same medium mounted again at once, say). */
+                if (bm && (bm->done || !known)) {
+                        blocked_mount_remove(g, bm);
+                        bm = NULL;
+                        known = false;
+                }
                 if (bm) {
                         if (!bm->done && bm->attempts < MN_MOUNT_GUARD_MAX_ATTEMPTS)
                                 handle_mount(g, fs, coldplug, false, seen);
-                } else if (coldplug || !ids_contain(g->ids, g->n_ids, id))
+                } else if (coldplug || !known)
                         handle_mount(g, fs, coldplug, true, seen);
         }
 
@@ -457,7 +486,7 @@ static int rescan(MnMountGuard *g, bool coldplug, uint64_t seen) {
                         uint64_t id = (uint64_t) mnt_fs_get_id(fs);
                         BlockedMount *bm;
 
-                        if (ids_contain(ids, n_ids, id))
+                        if (ids_lookup(ids, n_ids, id, mount_signature(fs)) > 0)
                                 continue;
                         if ((bm = blocked_mount_find(g, id))) {
                                 bool reported = bm->reported;

@@ -11,7 +11,8 @@
  *     p99 over --opens (default 200000), and the p50 differences;
  *   - write audit of --files (default 10000) files of 4 KiB written at once: all recorded (with SHA-256),
  *     files/s and MB/s from the first write to the last event out; and SHA-256 of one 256 MiB file.
- * Usage: bench-block [--mounts N] [--opens N] [--files N] */
+ * Usage: bench-block [--mounts N] [--opens N] [--files N] [--mounts-only]
+ * --mounts-only is the test block-remount-storm: every mount must be denied (exit 1 when one is not within 10 s). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -173,7 +174,18 @@ static void *mount_thread(void *userdata) {
                 if (mount(mb->dev, mb->dir, "ext4", MS_NOATIME, NULL) < 0)
                         die("mount", -errno);
                 uint64_t t1 = now_us();
-                sem_wait(&mb->handled);
+                /* Each mount is made the moment the guard detached the one before, so the kernel hands
+                 * out the same mount id again: a guard that goes by the id alone misses it (and this
+                 * waited for ever: the bug found at 2026-11-26 13:30, see --mounts-only). */
+                struct timespec deadline;
+                clock_gettime(CLOCK_REALTIME, &deadline);
+                deadline.tv_sec += 10;
+                while (sem_timedwait(&mb->handled, &deadline) < 0)
+                        if (errno != EINTR) {
+                                fprintf(stderr, "bench-block: the guard did not deny mount %zu of %zu within 10 s "
+                                                "(still mounted: %s)\n", i + 1, mb->n, mb->dir);
+                                exit(EXIT_FAILURE);
+                        }
                 if (mb->error != 0)
                         die("guard", mb->error);
                 mb->from_return[i] = mb->marked > t1 ? mb->marked - t1 : 0;
@@ -464,21 +476,27 @@ int main(int argc, char **argv) {
                 { "mounts", required_argument, NULL, 'm' },
                 { "opens", required_argument, NULL, 'o' },
                 { "files", required_argument, NULL, 'f' },
+                { "mounts-only", no_argument, NULL, 'M' }, /* the test block-remount-storm: exit 77 if not root */
                 {},
         };
         uint64_t n_mounts = 300, n_opens = 200000, n_files = 10000;
+        bool mounts_only = false;
         int c;
 
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+                if (c == 'M') {
+                        mounts_only = true;
+                        continue;
+                }
                 uint64_t *v = c == 'm' ? &n_mounts : c == 'o' ? &n_opens : c == 'f' ? &n_files : NULL;
                 if (!v || parse_u64(optarg, v) < 0 || *v == 0) {
-                        fprintf(stderr, "usage: bench-block [--mounts N] [--opens N] [--files N]\n");
+                        fprintf(stderr, "usage: bench-block [--mounts N] [--opens N] [--files N] [--mounts-only]\n");
                         return 2;
                 }
         }
         if (geteuid() != 0) {
                 printf("# bench-block skipped: needs root (loop devices, mounts, fanotify)\n");
-                return 0;
+                return mounts_only ? 77 : 0;
         }
         if (!mkdtemp(tmpdir))
                 die("mkdtemp", -errno);
@@ -488,6 +506,8 @@ int main(int argc, char **argv) {
         make_medium(1, "MNALLOWED", 32);
         make_medium(2, "MNAUDIT", 512);
         bench_mounts(n_mounts);
+        if (mounts_only)
+                return 0;
 
         if (mount(loops[1], mounts[1], "ext4", 0, NULL) < 0 || mount(loops[2], mounts[2], "ext4", 0, NULL) < 0)
                 die("mount", -errno);
