@@ -486,9 +486,11 @@ static int rescan(MnMountGuard *g, bool coldplug, uint64_t seen) {
                         uint64_t id = (uint64_t) mnt_fs_get_id(fs);
                         BlockedMount *bm;
 
-                        if (ids_lookup(ids, n_ids, id, mount_signature(fs)) > 0)
+                        int in_new = ids_lookup(ids, n_ids, id, mount_signature(fs));
+                        if (in_new > 0)
                                 continue;
-                        if ((bm = blocked_mount_find(g, id))) {
+                        /* in_new < 0: the id is a new mount's now, and so is a BlockedMount of that id */
+                        if (in_new == 0 && (bm = blocked_mount_find(g, id))) {
                                 bool reported = bm->reported;
                                 blocked_mount_remove(g, bm);
                                 if (!reported)
