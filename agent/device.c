@@ -700,7 +700,13 @@ int mn_devices_enumerate_with_patterns(struct udev *udev, const MnRemovablePatte
                 _cleanup_(udev_device_unrefp) struct udev_device *dev = NULL;
                 MnDevice *d;
 
-                dev = udev_device_new_from_syspath(udev, udev_list_entry_get_name(entry));
+                const char *syspath = udev_list_entry_get_name(entry), *slash = syspath ? strrchr(syspath, '/') : NULL;
+                /* USB interfaces ("1-1:1.0") are read with their device (collect_interfaces()): building a
+                 * udev_device for each costs a path walk of its own. No usb_device or block disk has a ':'
+                 * in its kernel name. */
+                if (slash && strchr(slash, ':'))
+                        continue;
+                dev = udev_device_new_from_syspath(udev, syspath);
                 if (!dev)
                         continue; /* unplugged meanwhile */
 
