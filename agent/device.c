@@ -679,6 +679,51 @@ static int device_cmp(const void *a, const void *b) {
         return strcmp(x->syspath ?: "", y->syspath ?: "");
 }
 
+/* Builds the view of dev and adds it to l when it is a device mnguard decides. */
+static int device_list_add(DeviceList *l, struct udev_device *dev, const MnRemovablePatterns *extra) {
+        MnDevice *d;
+        int r = mn_device_new_from_udev_with_patterns(dev, extra, &d);
+        if (r == -ENODEV || r == -ENOENT || r == -ENXIO)
+                return 0; /* not one we decide, or unplugged meanwhile */
+        if (r < 0)
+                return r;
+        if (l->n >= MN_DEVICES_MAX) {
+                mn_device_free(d);
+                return -E2BIG;
+        }
+        MnDevice **v = reallocarray(l->v, l->n + 1, sizeof(MnDevice *));
+        if (!v) {
+                mn_device_free(d);
+                return -ENOMEM;
+        }
+        l->v = v;
+        l->v[l->n++] = d;
+        return 0;
+}
+
+/* The usb_devices: the kernel's list in /sys/bus/usb/devices read directly, so that the interfaces listed
+ * there too ("1-1:1.0", read with their device by collect_interfaces()) cost no udev device each (libudev's
+ * enumeration builds one per entry, a path walk each). No usb_device has a ':' in its kernel name. */
+static int enumerate_usb(struct udev *udev, DeviceList *l) {
+        _cleanup_(closedirp) DIR *dir = opendir("/sys/bus/usb/devices");
+        struct dirent *de;
+        int r;
+
+        if (!dir)
+                return errno == ENOENT ? 0 : -errno; /* no USB at all */
+        while ((de = readdir(dir))) {
+                if (de->d_name[0] == '.' || strchr(de->d_name, ':'))
+                        continue;
+                _cleanup_(udev_device_unrefp) struct udev_device *dev =
+                        udev_device_new_from_subsystem_sysname(udev, "usb", de->d_name);
+                if (!dev)
+                        continue; /* unplugged meanwhile */
+                if ((r = device_list_add(l, dev, NULL)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int mn_devices_enumerate_with_patterns(struct udev *udev, const MnRemovablePatterns *extra, MnDevice ***ret,
                                        size_t *ret_n) {
         _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
@@ -686,47 +731,22 @@ int mn_devices_enumerate_with_patterns(struct udev *udev, const MnRemovablePatte
         struct udev_list_entry *entry;
         int r;
 
+        if ((r = enumerate_usb(udev, &l)) < 0)
+                return r;
         /* No udev_enumerate_add_match_is_initialized(): a device udev has not processed yet is still
          * plugged in, and testbeds never mark devices initialized. */
         e = udev_enumerate_new(udev);
         if (!e)
                 return -ENOMEM;
-        if ((r = udev_enumerate_add_match_subsystem(e, "usb")) < 0 ||
-            (r = udev_enumerate_add_match_subsystem(e, "block")) < 0 ||
-            (r = udev_enumerate_scan_devices(e)) < 0)
+        if ((r = udev_enumerate_add_match_subsystem(e, "block")) < 0 || (r = udev_enumerate_scan_devices(e)) < 0)
                 return r;
-
         udev_list_entry_foreach(entry, udev_enumerate_get_list_entry(e)) {
-                _cleanup_(udev_device_unrefp) struct udev_device *dev = NULL;
-                MnDevice *d;
-
-                const char *syspath = udev_list_entry_get_name(entry), *slash = syspath ? strrchr(syspath, '/') : NULL;
-                /* USB interfaces ("1-1:1.0") are read with their device (collect_interfaces()): building a
-                 * udev_device for each costs a path walk of its own. No usb_device or block disk has a ':'
-                 * in its kernel name. */
-                if (slash && strchr(slash, ':'))
-                        continue;
-                dev = udev_device_new_from_syspath(udev, syspath);
+                _cleanup_(udev_device_unrefp) struct udev_device *dev =
+                        udev_device_new_from_syspath(udev, udev_list_entry_get_name(entry));
                 if (!dev)
                         continue; /* unplugged meanwhile */
-
-                r = mn_device_new_from_udev_with_patterns(dev, extra, &d);
-                if (r == -ENODEV || r == -ENOENT || r == -ENXIO)
-                        continue; /* not one we decide, or unplugged meanwhile */
-                if (r < 0)
+                if ((r = device_list_add(&l, dev, extra)) < 0)
                         return r;
-
-                if (l.n >= MN_DEVICES_MAX) {
-                        mn_device_free(d);
-                        return -E2BIG;
-                }
-                MnDevice **v = reallocarray(l.v, l.n + 1, sizeof(MnDevice *));
-                if (!v) {
-                        mn_device_free(d);
-                        return -ENOMEM;
-                }
-                l.v = v;
-                l.v[l.n++] = d;
         }
 
         if (l.n > 1)
