@@ -300,19 +300,55 @@ static void interface_classify(MnInterface *iface, bool mtp_hint) {
         iface->mouse = usb_interface_is_mouse(iface->cls, iface->subclass, iface->protocol);
 }
 
-static int interface_from_udev(struct udev_device *i, bool mtp_hint, MnInterface *ret) {
+/* A sysfs attribute of the directory dfd as a string without its trailing newline (as libudev gives it);
+ * NULL when missing or empty. */
+static char *attr_at(int dfd, const char *name, char *buf, size_t size) {
+        _cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+        size_t n = 0;
+
+        if (fd < 0)
+                return NULL;
+        while (n < size - 1) {
+                ssize_t k = read(fd, buf + n, size - 1 - n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        break;
+                n += (size_t) k;
+        }
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+                n--;
+        buf[n] = 0;
+        return n > 0 ? buf : NULL;
+}
+
+/* Whether the uevent attribute of the directory dfd says DEVTYPE=usb_interface. */
+static bool is_usb_interface_at(int dfd) {
+        char buf[4096];
+        const char *u = attr_at(dfd, "uevent", buf, sizeof(buf));
+        for (const char *l = u; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                if (strncmp(l, "DEVTYPE=usb_interface", 21) == 0 && (l[21] == '\n' || l[21] == 0))
+                        return true;
+        return false;
+}
+
+/* An interface from its sysfs directory (dfd, named name under the device's syspath). Read through the
+ * directory fd: a udev device for each interface cost a path walk of its own (libudev's chase()). */
+static int interface_at(int dfd, const char *dev_syspath, const char *name, bool mtp_hint, MnInterface *ret) {
         _cleanup_(interface_done) MnInterface iface = {};
+        _cleanup_free_ char *path = NULL;
+        char a[8], b[8], c[8], label[4096];
         int r;
 
         /* The kernel always writes these; without them the interface is going away. */
-        if (parse_hex2(udev_device_get_sysattr_value(i, "bInterfaceClass"), &iface.cls) < 0 ||
-            parse_hex2(udev_device_get_sysattr_value(i, "bInterfaceSubClass"), &iface.subclass) < 0 ||
-            parse_hex2(udev_device_get_sysattr_value(i, "bInterfaceProtocol"), &iface.protocol) < 0)
+        if (parse_hex2(attr_at(dfd, "bInterfaceClass", a, sizeof(a)), &iface.cls) < 0 ||
+            parse_hex2(attr_at(dfd, "bInterfaceSubClass", b, sizeof(b)), &iface.subclass) < 0 ||
+            parse_hex2(attr_at(dfd, "bInterfaceProtocol", c, sizeof(c)), &iface.protocol) < 0)
                 return -ENODEV;
-
-        if ((r = dup_untrusted(udev_device_get_syspath(i), &iface.syspath)) < 0 ||
-            (r = dup_untrusted(udev_device_get_sysname(i), &iface.sysname)) < 0 ||
-            (r = dup_untrusted(udev_device_get_sysattr_value(i, "interface"), &iface.label)) < 0)
+        if (asprintf(&path, "%s/%s", dev_syspath, name) < 0)
+                return -ENOMEM;
+        if ((r = dup_untrusted(path, &iface.syspath)) < 0 || (r = dup_untrusted(name, &iface.sysname)) < 0 ||
+            (r = dup_untrusted(attr_at(dfd, "interface", label, sizeof(label)), &iface.label)) < 0)
                 return r;
 
         interface_classify(&iface, mtp_hint);
@@ -330,16 +366,14 @@ static int collect_interfaces(struct udev *udev, struct udev_device *dev, bool m
         size_t snlen = strlen(sysname ?: "");
         int r;
 
+        (void) udev;
         if (!dir || !sysname)
                 return 0; /* gone meanwhile: no interfaces */
         while ((de = readdir(dir))) {
                 if (de->d_type != DT_DIR || strncmp(de->d_name, sysname, snlen) != 0 || de->d_name[snlen] != ':')
                         continue;
-                _cleanup_free_ char *path = NULL;
-                if (asprintf(&path, "%s/%s", dev_syspath, de->d_name) < 0)
-                        return -ENOMEM;
-                _cleanup_(udev_device_unrefp) struct udev_device *i = udev_device_new_from_syspath(udev, path);
-                if (!i || !streq_ptr(udev_device_get_devtype(i), "usb_interface"))
+                _cleanup_close_ int ifd = openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+                if (ifd < 0 || !is_usb_interface_at(ifd))
                         continue;
 
                 if (d->n_interfaces >= MN_DEVICE_MAX_INTERFACES)
@@ -348,7 +382,7 @@ static int collect_interfaces(struct udev *udev, struct udev_device *dev, bool m
                 if (!v)
                         return -ENOMEM;
                 d->interfaces = v;
-                r = interface_from_udev(i, mtp_hint, &d->interfaces[d->n_interfaces]);
+                r = interface_at(ifd, dev_syspath, de->d_name, mtp_hint, &d->interfaces[d->n_interfaces]);
                 if (r == -ENODEV)
                         continue;
                 if (r < 0)
