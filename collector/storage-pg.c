@@ -494,14 +494,22 @@ static int pg_cert_get(Storage *base, const char *serial, CertRecord *ret) {
         PgStorage *s = (PgStorage *) base;
         PGconn *c;
         unsigned idx;
-        int r = pg_conn_get(s, &c, &idx);
-        if (r < 0)
-                return r;
         const char *v[] = { serial };
         _cleanup_(PQclearp) PGresult *res = NULL;
-        r = pg_query_prepared(s, idx, PG_STMT_CERT_GET,
-                              "SELECT kind, subject, role, grp, issued, not_after, revoked FROM certs WHERE serial = $1", 1,
-                              v, NULL, NULL, &res);
+        int r;
+        for (unsigned attempt = 0;; attempt++) {
+                if ((r = pg_conn_get(s, &c, &idx)) < 0)
+                        return r;
+                r = pg_query_prepared(s, idx, PG_STMT_CERT_GET,
+                                      "SELECT kind, subject, role, grp, issued, not_after, revoked FROM certs WHERE serial = $1",
+                                      1, v, NULL, NULL, &res);
+                /* A pooled connection that broke while idle (the server restarted) fails its first query: every
+                 * request checks its certificate here, so that one is run again on a new connection at once
+                 * rather than answered 503. */
+                if (r != -ECONNRESET || attempt > 0 || PQstatus(c) == CONNECTION_OK)
+                        break;
+                pg_conn_put(s, idx);
+        }
         if (r >= 0 && PQntuples(res) == 0)
                 r = -ENOENT;
         else if (r >= 0) {
