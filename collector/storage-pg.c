@@ -143,9 +143,19 @@ int pg_conn_get(PgStorage *s, PGconn **ret, unsigned *ret_index) {
                 pthread_cond_wait(&s->cond, &s->lock);
         }
         s->busy[i] = true;
+        bool check = s->checked_gen[i] < s->broken_gen;
+        s->checked_gen[i] = s->broken_gen;
         pthread_mutex_unlock(&s->lock);
 
         PGconn *c = s->conns[i];
+        if (c && check && PQstatus(c) == CONNECTION_OK) {
+                /* another connection broke since this one was last used: one round trip tells */
+                _cleanup_(PQclearp) PGresult *res = PQexec(c, "SELECT 1");
+                if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+                        PQfinish(c);
+                        s->conns[i] = c = NULL; /* connected again below */
+                }
+        }
         if (!c || PQstatus(c) != CONNECTION_OK) {
                 if (c)
                         PQfinish(c);
@@ -162,7 +172,10 @@ int pg_conn_get(PgStorage *s, PGconn **ret, unsigned *ret_index) {
 }
 
 void pg_conn_put(PgStorage *s, unsigned index) {
+        bool broken = s->conns[index] && PQstatus(s->conns[index]) != CONNECTION_OK;
         pthread_mutex_lock(&s->lock);
+        if (broken)
+                s->broken_gen++;
         s->busy[index] = false;
         pthread_cond_signal(&s->cond);
         pthread_mutex_unlock(&s->lock);

@@ -40,6 +40,10 @@ typedef struct PgStorage {
         PGconn *conns[PG_POOL_MAX];
         bool busy[PG_POOL_MAX];
         uint32_t prepared[PG_POOL_MAX]; /* bit (1 << PgStmt): prepared on that connection (by its holder) */
+        /* Connections found broken when put back (the server restarted, say): the others, idle meanwhile, are
+         * probably broken too and are checked before their next use. */
+        uint64_t broken_gen;
+        uint64_t checked_gen[PG_POOL_MAX];
         unsigned n_conns;
         int32_t known_months[PG_KNOWN_PARTITIONS_MAX];  /* year * 12 + month - 1, partitions that exist */
         unsigned n_known_months;

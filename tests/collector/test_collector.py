@@ -2,6 +2,8 @@
 """The collector over real HTTPS with mutual TLS, on SQLite or on a private PostgreSQL cluster (the same
 suite; the backend is the first argument). Asserts on HTTP statuses and on rows in the database."""
 
+import concurrent.futures
+import copy
 import gzip
 import json
 import os
@@ -412,6 +414,31 @@ class CollectorTest(unittest.TestCase):
         self.assertEqual(r["acked_sequence"], 400)
         self.assertEqual(self.count(h), 400)
         self.assertEqual(self.duplicates(), 0)
+
+    def test_postgresql_restart_pool_recovers(self):
+        """After a database restart, the pooled connections that sat idle meanwhile are checked before their next
+        use once one of them was found broken: requests go on working instead of answering 503 once per stale
+        connection."""
+        if not self.pg:
+            self.skipTest("PostgreSQL only")
+        clients = [copy.copy(self.op) for _ in range(12)]
+        for c in clients:
+            c.conn = None
+
+        def burst():
+            with concurrent.futures.ThreadPoolExecutor(len(clients)) as ex:
+                return list(ex.map(lambda c: c.json("GET", "/v1/hosts")[0], clients))
+
+        self.assertEqual(burst(), [200] * len(clients))      # the pool now holds several connections
+        for c in clients:
+            if c.conn:
+                c.conn.close()
+                c.conn = None
+        self.pg.stop()
+        self.pg.start()
+        self.assertIn(self.op.json("GET", "/v1/hosts")[0], (200, 503))  # the first may meet a broken one
+        statuses = burst() + burst()
+        self.assertEqual(statuses, [200] * len(statuses))
 
     def test_concurrent_enrollment_and_ingest(self):
         """Many terminals enrolling at once while others post batches (the writer connection is shared by
