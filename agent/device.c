@@ -300,22 +300,35 @@ static void interface_classify(MnInterface *iface, bool mtp_hint) {
         iface->mouse = usb_interface_is_mouse(iface->cls, iface->subclass, iface->protocol);
 }
 
-/* A sysfs attribute of the directory dfd as a string without its trailing newline (as libudev gives it);
- * NULL when missing or empty. */
-static char *attr_at(int dfd, const char *name, char *buf, size_t size) {
+/* Reads the sysfs attribute name of the directory dfd: at most size bytes into buf. */
+static int read_at(int dfd, const char *name, void *buf, size_t size, size_t *ret_n) {
         _cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
         size_t n = 0;
 
         if (fd < 0)
-                return NULL;
-        while (n < size - 1) {
-                ssize_t k = read(fd, buf + n, size - 1 - n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
+                return -errno;
+        while (n < size) {
+                ssize_t k = read(fd, (char *) buf + n, size - n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
                         break;
                 n += (size_t) k;
         }
+        *ret_n = n;
+        return 0;
+}
+
+/* A sysfs attribute of the directory dfd as a string without its trailing newline (as libudev gives it);
+ * NULL when missing or empty. */
+static char *attr_at(int dfd, const char *name, char *buf, size_t size) {
+        size_t n;
+
+        if (read_at(dfd, name, buf, size - 1, &n) < 0)
+                return NULL;
         while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
                 n--;
         buf[n] = 0;
@@ -325,10 +338,14 @@ static char *attr_at(int dfd, const char *name, char *buf, size_t size) {
 /* Whether the uevent attribute of the directory dfd says DEVTYPE=usb_interface. */
 static bool is_usb_interface_at(int dfd) {
         char buf[4096];
-        const char *u = attr_at(dfd, "uevent", buf, sizeof(buf));
-        for (const char *l = u; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        const char *l = attr_at(dfd, "uevent", buf, sizeof(buf));
+        while (l) {
                 if (strncmp(l, "DEVTYPE=usb_interface", 21) == 0 && (l[21] == '\n' || l[21] == 0))
                         return true;
+                l = strchr(l, '\n');
+                if (l)
+                        l++;
+        }
         return false;
 }
 
@@ -359,14 +376,13 @@ static int interface_at(int dfd, const char *dev_syspath, const char *name, bool
 
 /* The usb_interface children of a usb_device: the subdirectories named "<device>:<config>.<interface>"
  * of its sysfs directory (read directly: no enumeration of the whole usb subsystem per event). */
-static int collect_interfaces(struct udev *udev, struct udev_device *dev, bool mtp_hint, MnDevice *d) {
+static int collect_interfaces(struct udev_device *dev, bool mtp_hint, MnDevice *d) {
         const char *dev_syspath = udev_device_get_syspath(dev), *sysname = udev_device_get_sysname(dev);
         _cleanup_(closedirp) DIR *dir = opendir(dev_syspath);
         struct dirent *de;
         size_t snlen = strlen(sysname ?: "");
         int r;
 
-        (void) udev;
         if (!dir || !sysname)
                 return 0; /* gone meanwhile: no interfaces */
         while ((de = readdir(dir))) {
@@ -416,31 +432,20 @@ static int parse_small_uint(const char *s, unsigned max, unsigned *ret) {
 /* The binary "descriptors" attribute, read through the device's directory. It holds NUL bytes, so
  * libudev's string attributes cannot carry it. */
 static int read_descriptors(const char *syspath, uint8_t **ret, size_t *ret_n) {
-        _cleanup_close_ int dfd = -EBADF, fd = -EBADF;
+        _cleanup_close_ int dfd = -EBADF;
         _cleanup_free_ uint8_t *buf = NULL;
-        size_t n = 0;
+        size_t n;
+        int r;
 
         dfd = open(syspath, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
-                return -errno;
-        fd = openat(dfd, "descriptors", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-        if (fd < 0)
                 return -errno;
         /* One byte more than allowed tells a file that is too long. */
         buf = malloc(MN_USB_DESCRIPTORS_MAX + 1);
         if (!buf)
                 return -ENOMEM;
-        while (n < MN_USB_DESCRIPTORS_MAX + 1) {
-                ssize_t k = read(fd, buf + n, MN_USB_DESCRIPTORS_MAX + 1 - n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-        }
+        if ((r = read_at(dfd, "descriptors", buf, MN_USB_DESCRIPTORS_MAX + 1, &n)) < 0)
+                return r;
         if (n > MN_USB_DESCRIPTORS_MAX)
                 return -EFBIG;
         *ret = TAKE_PTR(buf);
@@ -554,7 +559,7 @@ static int device_new_usb(struct udev_device *dev, MnDevice **ret) {
         bool mtp_hint = streq_ptr(udev_device_get_property_value(dev, "ID_MTP_DEVICE"), "1") || !isempty(v) ||
                         product_says_mtp(udev_device_get_sysattr_value(dev, "product"));
 
-        r = collect_interfaces(udev, dev, mtp_hint, d);
+        r = collect_interfaces(dev, mtp_hint, d);
         if (r < 0)
                 return r;
 
