@@ -148,11 +148,16 @@ static uint64_t mount_signature(struct libmnt_fs *fs) {
         return h;
 }
 
-/* Whether the mount fs (id, signature) was in ids; -1 if its id was there for another mount. */
-static int ids_lookup(const MountKey *ids, size_t n, uint64_t id, uint64_t sig) {
+static const MountKey *key_find(const MountKey *ids, size_t n, uint64_t id) {
         MountKey k = { .id = id };
-        const MountKey *f = n > 0 ? bsearch(&k, ids, n, sizeof(MountKey), key_cmp) : NULL;
-        return !f ? 0 : f->sig == sig ? 1 : -1;
+        return n > 0 ? bsearch(&k, ids, n, sizeof(MountKey), key_cmp) : NULL;
+}
+
+/* Whether the mount with this id in table a (a key of it) is in table b: 1 yes, 0 no, -1 its id is another
+ * mount's in b. */
+static int same_mount_in(const MountKey *a, size_t na, const MountKey *b, size_t nb, uint64_t id) {
+        const MountKey *x = key_find(a, na, id), *y = key_find(b, nb, id);
+        return !x || !y ? 0 : x->sig == y->sig ? 1 : -1;
 }
 
 static BlockedMount *blocked_mount_find(MnMountGuard *g, uint64_t id) {
@@ -463,7 +468,7 @@ static int rescan(MnMountGuard *g, bool coldplug, uint64_t seen) {
         for (size_t k = 0; k < n_ids && mnt_table_next_fs(tb, itr, &fs) == 0; k++) {
                 uint64_t id = (uint64_t) mnt_fs_get_id(fs);
                 BlockedMount *bm = blocked_mount_find(g, id);
-                bool known = ids_lookup(g->ids, g->n_ids, id, mount_signature(fs)) > 0;
+                bool known = same_mount_in(ids, n_ids, g->ids, g->n_ids, id) > 0;
 
                 /* A mount this guard detached is gone from the table at once: its id back in the table
                  * is a new mount that got the id again (the same medium mounted again at once, say). */
@@ -486,7 +491,7 @@ static int rescan(MnMountGuard *g, bool coldplug, uint64_t seen) {
                         uint64_t id = (uint64_t) mnt_fs_get_id(fs);
                         BlockedMount *bm;
 
-                        int in_new = ids_lookup(ids, n_ids, id, mount_signature(fs));
+                        int in_new = same_mount_in(g->ids, g->n_ids, ids, n_ids, id);
                         if (in_new > 0)
                                 continue;
                         /* in_new < 0: the id is a new mount's now, and so is a BlockedMount of that id */
