@@ -330,19 +330,7 @@ static int pg_console_hosts(Storage *base, const ConsoleHostQuery *q, ConsoleHos
         for (int i = 0; i < PQntuples(pres); i++) {
                 ConsoleHost ch = {};
                 HostState *h = &ch.state;
-                snprintf(h->host_id, sizeof(h->host_id), "%s", PQgetvalue(pres, i, 0));
-                h->host_name = pg_value_dup(pres, i, 1);
-                h->group = pg_value_dup(pres, i, 2);
-                h->enrolled_usec = pg_value_u64(pres, i, 3);
-                h->last_seen_usec = pg_value_u64(pres, i, 4);
-                h->first_sequence = pg_value_u64(pres, i, 5);
-                h->contiguous_sequence = pg_value_u64(pres, i, 6);
-                h->last_sequence = pg_value_u64(pres, i, 7);
-                h->n_events = pg_value_u64(pres, i, 8);
-                h->n_broken = pg_value_u64(pres, i, 9);
-                snprintf(h->agent_version, sizeof(h->agent_version), "%s", PQgetvalue(pres, i, 10));
-                h->policy_serial = pg_value_u64(pres, i, 11);
-                h->chain = host_chain_state(h);
+                pg_host_from_row(pres, i, h); /* CONSOLE_HOST_COLUMNS begin with HOST_COLUMNS */
                 ch.events_recent = pg_value_u64(pres, i, CONSOLE_HOST_N_COLUMNS);
                 r = f(&ch, userdata);
                 host_state_done(h);

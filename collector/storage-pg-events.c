@@ -25,7 +25,7 @@ struct StorageTxn {
 #define HOST_COLUMNS "host_id, host_name, grp, enrolled, last_seen, first_seq, contiguous_seq, last_seq, n_events, n_broken, " \
                      "agent_version, policy_serial"
 
-static void host_from_row(const PGresult *res, int row, HostState *h) {
+void pg_host_from_row(const PGresult *res, int row, HostState *h) {
         *h = (HostState) {};
         snprintf(h->host_id, sizeof(h->host_id), "%s", PQgetvalue(res, row, 0));
         h->host_name = pg_value_dup(res, row, 1);
@@ -77,7 +77,7 @@ int pg_ingest_begin(Storage *base, const char *host_id, const char *host_name, u
                 r = -EIO;
                 goto fail;
         }
-        host_from_row(sel, 0, &h);
+        pg_host_from_row(sel, 0, &h);
         if (host_name) {
                 free(h.host_name);
                 h.host_name = strdup(host_name);
@@ -326,7 +326,7 @@ int pg_host_get(Storage *base, const char *host_id, HostState *ret) {
         if (r >= 0 && PQntuples(res) == 0)
                 r = -ENOENT;
         else if (r >= 0)
-                host_from_row(res, 0, ret);
+                pg_host_from_row(res, 0, ret);
         pg_conn_put(s, idx);
         return r;
 }
@@ -344,7 +344,7 @@ int pg_hosts(Storage *base, HostFunc f, void *userdata) {
         pg_conn_put(s, idx);
         for (int i = 0; r >= 0 && i < PQntuples(res); i++) {
                 HostState h;
-                host_from_row(res, i, &h);
+                pg_host_from_row(res, i, &h);
                 r = f(&h, userdata);
                 host_state_done(&h);
                 if (r != 0)

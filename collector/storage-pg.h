@@ -59,6 +59,8 @@ int pg_result_errno(PGconn *c, const PGresult *res);
 /* A result value as a new string (NULL for SQL NULL or no memory), or as a number (0 when not one). */
 char *pg_value_dup(const PGresult *res, int row, int col);
 uint64_t pg_value_u64(const PGresult *res, int row, int col);
+/* A row whose first columns are HOST_COLUMNS (storage-pg-events.c; the console's host list too). */
+void pg_host_from_row(const PGresult *res, int row, HostState *h);
 /* Runs a statement without result rows; 0 or a negative errno. */
 int pg_exec(PGconn *c, const char *sql);
 /* Runs a parameterized statement (text parameters); *ret the result on success. */

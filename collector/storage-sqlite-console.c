@@ -399,21 +399,8 @@ static void bind_all(sqlite3_stmt *st, const ConsoleSql *q) {
 }
 
 static void console_host_from_row(sqlite3_stmt *st, ConsoleHost *c) {
-        HostState *h = &c->state;
         *c = (ConsoleHost) {};
-        snprintf(h->host_id, sizeof(h->host_id), "%s", text_or_empty(st, 0));
-        h->host_name = sqlite_column_strdup(st, 1);
-        h->group = sqlite_column_strdup(st, 2);
-        h->enrolled_usec = (uint64_t) sqlite3_column_int64(st, 3);
-        h->last_seen_usec = (uint64_t) sqlite3_column_int64(st, 4);
-        h->first_sequence = (uint64_t) sqlite3_column_int64(st, 5);
-        h->contiguous_sequence = (uint64_t) sqlite3_column_int64(st, 6);
-        h->last_sequence = (uint64_t) sqlite3_column_int64(st, 7);
-        h->n_events = (uint64_t) sqlite3_column_int64(st, 8);
-        h->n_broken = (uint64_t) sqlite3_column_int64(st, 9);
-        snprintf(h->agent_version, sizeof(h->agent_version), "%s", text_or_empty(st, 10));
-        h->policy_serial = (uint64_t) sqlite3_column_int64(st, 11);
-        h->chain = host_chain_state(h);
+        sqlite_host_from_row(st, &c->state); /* CONSOLE_HOST_COLUMNS begin with the host columns */
 }
 
 static int sqlite_console_hosts(Storage *base, const ConsoleHostQuery *q, ConsoleHostFunc f, void *userdata,

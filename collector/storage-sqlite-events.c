@@ -62,7 +62,7 @@ static int step_done(sqlite3_stmt *st) {
         return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sqlite_errno(rc);
 }
 
-static void host_from_row(sqlite3_stmt *st, HostState *h) {
+void sqlite_host_from_row(sqlite3_stmt *st, HostState *h) {
         *h = (HostState) {};
         snprintf(h->host_id, sizeof(h->host_id), "%s", (const char *) sqlite3_column_text(st, 0) ?: "");
         h->host_name = sqlite_column_strdup(st, 1);
@@ -118,7 +118,7 @@ int sqlite_ingest_begin(Storage *base, const char *host_id, const char *host_nam
         sqlite3_bind_text(s->st_host_get, 1, host_id, -1, SQLITE_STATIC);
         int rc = sqlite3_step(s->st_host_get);
         if (rc == SQLITE_ROW)
-                host_from_row(s->st_host_get, &h);
+                sqlite_host_from_row(s->st_host_get, &h);
         sqlite3_reset(s->st_host_get);
         sqlite3_clear_bindings(s->st_host_get);
         if (rc != SQLITE_ROW) {
@@ -279,7 +279,7 @@ int sqlite_host_get(Storage *base, const char *host_id, HostState *ret) {
                 sqlite3_bind_text(st, 1, host_id, -1, SQLITE_STATIC);
                 int rc = sqlite3_step(st);
                 if (rc == SQLITE_ROW)
-                        host_from_row(st, ret);
+                        sqlite_host_from_row(st, ret);
                 r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : sqlite_errno(rc);
         }
         sqlite3_finalize(TAKE_PTR(st));
@@ -296,7 +296,7 @@ int sqlite_hosts(Storage *base, HostFunc f, void *userdata) {
         int r = sqlite_prepare(db, "SELECT " HOST_COLUMNS " FROM hosts ORDER BY host_name, host_id", &st);
         while (r >= 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
                 HostState h;
-                host_from_row(st, &h);
+                sqlite_host_from_row(st, &h);
                 r = f(&h, userdata);
                 host_state_done(&h);
                 if (r != 0)

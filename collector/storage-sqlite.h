@@ -46,6 +46,9 @@ int sqlite_exec_sql(sqlite3 *db, const char *sql);
 int sqlite_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret);
 /* A text column as a new string (NULL for SQL NULL or no memory). */
 char *sqlite_column_strdup(sqlite3_stmt *st, int i);
+/* A row whose first columns are the hosts table's HOST_COLUMNS (storage-sqlite-events.c; the console's host
+ * list too). */
+void sqlite_host_from_row(sqlite3_stmt *st, HostState *h);
 sqlite3 *sqlite_reader_get(SqliteStorage *s, unsigned *ret_index);
 void sqlite_reader_put(SqliteStorage *s, unsigned i);
 
