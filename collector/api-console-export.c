@@ -183,7 +183,7 @@ int api_console_export(Server *srv, const Request *req, Reply *reply) {
                 return -ENOMEM;
         }
         json_object_object_add(top, "mnguard_manifest", m);
-        json_object_object_add(m, "format", json_object_new_int(JOURNAL_FORMAT));
+        json_object_object_add(m, "format", json_object_new_int(JOURNAL_EXPORT_FORMAT));
         json_object_object_add(m, "count", json_object_new_uint64(b.count));
         json_object_object_add(m, "exported_at", json_object_new_string(journal_timestamp_format(now, ts)));
         json_object_object_add(m, "host_id", json_object_new_string(host));

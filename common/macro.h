@@ -13,6 +13,9 @@
 #define _unused_ __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 
+/* A macro's value as a string literal: STRINGIFY(256) is "256". */
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
 /* Take the value out of a variable and leave NULL behind, to hand ownership on. */

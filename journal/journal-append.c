@@ -199,7 +199,7 @@ int db_insert_record(sqlite3 *db, sqlite3_stmt *st, const Record *rec) {
         if (rc != SQLITE_DONE)
                 return db_errno(db, rc);
         if (sqlite3_changes(db) > 0)
-                return 0;
+                return 1;
 
         /* The sequence is taken: by this very record when an earlier commit failed after all of it was
          * written (a failed fsync, say). Anything else must not be overwritten. */
@@ -216,7 +216,13 @@ int db_insert_record(sqlite3 *db, sqlite3_stmt *st, const Record *rec) {
 }
 
 int journal_insert_record(Journal *j, const Record *rec) {
-        return db_insert_record(j->db, j->insert, rec);
+        int r = db_insert_record(j->db, j->insert, rec);
+        if (r <= 0)
+                return r;
+        /* rare (salvage, prune): the runs are read back for each record */
+        if ((r = runs_load(&j->runs)) < 0 || (r = runs_add_record(&j->runs, rec)) < 0 || (r = runs_flush(&j->runs)) < 0)
+                return r;
+        return 0;
 }
 
 static int meta_put(sqlite3_stmt *st, const char *key, const char *value) {

@@ -224,6 +224,7 @@ static void undo_set_aside(Journal *j, const char *name) {
         static const char *const suffixes[] = { "", "-wal", "-shm" };
 
         /* closed first: closing removes the new journal's -wal by its name */
+        runs_done(&j->runs);
         sqlite3_finalize(j->insert);
         j->insert = NULL;
         sqlite3_close_v2(j->db);

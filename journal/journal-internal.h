@@ -14,10 +14,13 @@
 #include "journal.h"
 #include "strutil.h"
 
-/* Schema of format 1. Everything the hash covers is in "body" (the canonical record without
+/* Schema of format 2. Everything the hash covers is in "body" (the canonical record without
  * mnguard.hash, the exact bytes that were hashed; it names its own sequence and its predecessor's hash);
- * "hash" is mnguard.hash; the other columns are indexes for queries that verification checks against
- * the body. */
+ * "hash" is mnguard.hash; the other columns are for queries, and verification checks them against the
+ * body. user.name, device.serial and vendor:product are searched through "runs" (journal-runs.c): a row
+ * per stretch of records with the same value, kind 1 user, 2 serial, 3 vendor:product. Format 1 had an
+ * index per column instead (JOURNAL_RUNS_MIGRATION turns it into format 2). */
+#define JOURNAL_DB_FORMAT 2
 #define JOURNAL_SCHEMA                                                                               \
         "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;"     \
         "CREATE TABLE events ("                                                                     \
@@ -30,9 +33,16 @@
         "  hash BLOB NOT NULL,"                 /* 32 bytes */                                      \
         "  body TEXT NOT NULL);"                                                                    \
         "CREATE INDEX events_ts ON events (ts);"                                                    \
-        "CREATE INDEX events_user ON events (user_name, ts) WHERE user_name IS NOT NULL;"          \
-        "CREATE INDEX events_serial ON events (dev_serial, ts) WHERE dev_serial IS NOT NULL;"      \
-        "CREATE INDEX events_vidpid ON events (dev_vidpid, ts) WHERE dev_vidpid IS NOT NULL;"
+        JOURNAL_RUNS_SCHEMA
+#define JOURNAL_RUNS_SCHEMA                                                                          \
+        "CREATE TABLE runs (kind INTEGER NOT NULL, value TEXT NOT NULL, max_ts INTEGER NOT NULL,"     \
+        "  first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, min_ts INTEGER NOT NULL,"          \
+        "  PRIMARY KEY (kind, value, max_ts, first_seq)) WITHOUT ROWID;"
+/* Format 1 → 2, inside a transaction, before runs_build(). */
+#define JOURNAL_RUNS_MIGRATION                                                                       \
+        JOURNAL_RUNS_SCHEMA                                                                          \
+        "DROP INDEX IF EXISTS events_user; DROP INDEX IF EXISTS events_serial;"                      \
+        "DROP INDEX IF EXISTS events_vidpid;"
 
 #define JOURNAL_BUSY_TIMEOUT_MSEC 2000
 /* The WAL is truncated back to this size after a checkpoint. */
@@ -59,8 +69,47 @@ typedef struct Columns {
 } Columns;
 int columns_from_body(const RecordFields *f, Columns *ret);
 
+/* Runs (journal-runs.c). */
+typedef enum RunKind {
+        RUN_USER = 1,
+        RUN_SERIAL = 2,
+        RUN_VIDPID = 3,
+} RunKind;
+#define _RUN_KIND_MAX 3u
+
+typedef struct Run {
+        bool live;              /* being extended */
+        bool stored;            /* in the database, under (value, stored_max_ts, first_seq) */
+        bool dirty;             /* changed since */
+        uint64_t first_seq, last_seq, min_ts, max_ts, stored_max_ts;
+        char value[JOURNAL_COLUMN_MAX + 1];
+} Run;
+
+/* The open runs of one connection, one per kind (index kind - 1), and its statements. */
+typedef struct Runs {
+        sqlite3 *db;
+        sqlite3_stmt *load, *find, *insert, *update;
+        Run run[_RUN_KIND_MAX];
+} Runs;
+
+void runs_init(Runs *rs, sqlite3 *db);
+void runs_done(Runs *rs);
+/* Reads the runs that the next records may extend; at the start of each writing transaction. */
+int runs_load(Runs *rs);
+/* Adds a record just inserted (not one that was already there); values by kind, NULL or "" for none. */
+int runs_add(Runs *rs, uint64_t seq, uint64_t ts, const char *const values[static _RUN_KIND_MAX]);
+int runs_add_record(Runs *rs, const Record *rec);
+/* Writes the changed runs; before the transaction commits. */
+int runs_flush(Runs *rs);
+/* Builds the runs of every record (format 1 → 2), in the caller's transaction. */
+int runs_build(sqlite3 *db);
+/* The run of kind and value holding the record (seq, ts): 1 and *ret, 0 when there is none. */
+int runs_prepare_find(sqlite3 *db, sqlite3_stmt **ret);
+int runs_find(sqlite3 *db, sqlite3_stmt *find, RunKind kind, const char *value, uint64_t seq, uint64_t ts, Run *ret);
+
 struct Journal {
         sqlite3 *db;
+        unsigned format;        /* of the database: 1 (old, read-only use) or JOURNAL_DB_FORMAT */
         char *path;
         char *uri;              /* opens another reading connection (verification workers) */
         char *tmpdir;           /* private copy for a read-only open, removed at close */
@@ -70,6 +119,7 @@ struct Journal {
         char *host_id, *host_name;
 
         sqlite3_stmt *insert;   /* on db: salvage and prune append there */
+        Runs runs;              /* on db */
 
         /* The chain: head is the last sequence handed out; durable the last one committed [lock]. */
         uint64_t head_seq, durable_seq;
@@ -95,6 +145,7 @@ struct Journal {
 
         sqlite3 *wdb;                   /* the writer's connection */
         sqlite3_stmt *winsert, *wmeta;
+        Runs wruns;                     /* on wdb */
         pthread_t writer;
         bool writer_running;
         pid_t owner;                    /* the process the writer runs in (a forked child has none) */
@@ -142,12 +193,13 @@ int journal_build_record(Journal *j, json_object *event, Record **ret);
 int journal_json_add(json_object *o, const char *key, json_object *v);
 /* A journal-generated event (journal-gap, journal-corrupt, journal-pruned) with @timestamp and host. */
 json_object *journal_event_new(Journal *j, const char *action, const char *outcome, const char *reason);
-/* Inserts a record with insert (prepared on db from JOURNAL_INSERT_SQL) inside the caller's transaction. */
+/* Inserts a record with insert (prepared on db from JOURNAL_INSERT_SQL) inside the caller's transaction:
+ * 1 when inserted, 0 when the very same record was there already. The caller adds it to its runs. */
 #define JOURNAL_INSERT_SQL                                                                                        \
         "INSERT INTO events (seq, ts, action, user_name, dev_serial, dev_vidpid, hash, body) "                  \
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (seq) DO NOTHING"
 int db_insert_record(sqlite3 *db, sqlite3_stmt *insert, const Record *rec);
-/* The same on j->db (salvage, prune). */
+/* The same on j->db (salvage, prune), runs included. */
 int journal_insert_record(Journal *j, const Record *rec);
 /* Stores last_seq/last_hash in meta, with meta (prepared on db from JOURNAL_META_PUT_SQL). */
 #define JOURNAL_META_PUT_SQL \

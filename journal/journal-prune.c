@@ -120,6 +120,22 @@ static json_object *pruned_event(Journal *j, uint64_t first, uint64_t last, cons
 }
 
 /* One transaction: removes the oldest records up to what the limits, the ack and budget allow. */
+/* Runs sql (a DELETE with ?1 = target); the number of rows deleted into *ret_n. */
+static int delete_upto(Journal *j, const char *sql, uint64_t target, uint64_t *ret_n) {
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(j->db, sql, -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+                sqlite3_bind_int64(st, 1, (sqlite3_int64) target);
+                rc = sqlite3_step(st);
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+                return sqlite_to_errno(rc) ?: -EIO;
+        if (ret_n)
+                *ret_n = (uint64_t) sqlite3_changes64(j->db);
+        return 0;
+}
+
 static int prune_round(Journal *j, const JournalRetention *rt, uint64_t now, uint64_t budget) {
         _cleanup_(json_object_putp) json_object *ev = NULL;
         _cleanup_free_ Record *rec = NULL;
@@ -174,17 +190,11 @@ static int prune_round(Journal *j, const JournalRetention *rt, uint64_t now, uin
                 return r;
         if ((r = journal_exec(j, "BEGIN IMMEDIATE")) < 0)
                 goto fail;
-        rc = sqlite3_prepare_v2(j->db, "DELETE FROM events WHERE seq <= ?1", -1, &st, NULL);
-        if (rc == SQLITE_OK) {
-                sqlite3_bind_int64(st, 1, (sqlite3_int64) target);
-                rc = sqlite3_step(st);
-        }
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE) {
-                r = sqlite_to_errno(rc) ?: -EIO;
+        /* runs that end among the pruned records go with them; one that reaches past stays, its start
+         * pointing at records no longer there */
+        if ((r = delete_upto(j, "DELETE FROM events WHERE seq <= ?1", target, &n)) < 0 ||
+            (r = delete_upto(j, "DELETE FROM runs WHERE last_seq <= ?1", target, NULL)) < 0)
                 goto fail;
-        }
-        n = (uint64_t) sqlite3_changes64(j->db);
         if ((r = journal_meta_put_u64(j, "anchor_seq", target)) < 0 || (r = journal_meta_put_hash(j, "anchor_hash", hash)) < 0)
                 goto fail;
         Record **pending;

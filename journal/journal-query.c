@@ -44,6 +44,70 @@ static int full_record(const char *body, size_t len, const void *hash, size_t ha
         return r < 0 ? r : buf_terminate(out);
 }
 
+static int append_str(Buf *b, const char *s) {
+        return buf_append(b, s, strlen(s));
+}
+
+/* The SQL of a query; parameters ?1 since, ?2 until, ?3 action, ?4 user, ?5 device, ?6/?7 after
+ * (time, sequence), ?8 limit.
+ *
+ * By user or device (format 2), the runs of that value lead: each run's stretch of sequences is read and
+ * filtered on the records' own columns; the inner query sorts sequences and times only, the outer one
+ * reads the bodies of what it kept. "+e.ts" keeps the time index out of that: within a run the rows are
+ * found by sequence. Otherwise, and on a format 1 journal (its column indexes), one filtered SELECT. */
+static int query_sql(Journal *j, const JournalQuery *q, bool by_vidpid, bool desc, Buf *sql) {
+        const char *dev_col = by_vidpid ? "dev_vidpid" : "dev_serial";
+        bool runs = j->format >= 2 && (q->user || q->device);
+        const char *ts = runs ? "+e.ts" : "e.ts";
+        int r = 0;
+
+#define ADD(s) (r >= 0 ? (r = append_str(sql, (s))) : r)
+        if (runs) {
+                RunKind kind = q->user ? RUN_USER : by_vidpid ? RUN_VIDPID : RUN_SERIAL;
+                char head[256];
+                snprintf(head, sizeof(head),
+                         "SELECT x.seq, x.ts, x.hash, x.body FROM (SELECT e.seq AS s FROM runs r CROSS JOIN events e "
+                         "ON e.seq BETWEEN r.first_seq AND r.last_seq WHERE r.kind = %d AND r.value = ?%d",
+                         (int) kind, q->user ? 4 : 5);
+                ADD(head);
+                if (q->since_usec > 0)
+                        ADD(" AND r.max_ts >= ?1");
+                if (q->until_usec > 0)
+                        ADD(" AND r.min_ts < ?2");
+                if (q->has_after)
+                        ADD(desc ? " AND r.min_ts <= ?6" : " AND r.max_ts >= ?6");
+        } else
+                ADD("SELECT e.seq, e.ts, e.hash, e.body FROM events e WHERE 1");
+        if (q->since_usec > 0)
+                ADD(" AND "), ADD(ts), ADD(" >= ?1");
+        if (q->until_usec > 0)
+                ADD(" AND "), ADD(ts), ADD(" < ?2");
+        if (q->action)
+                ADD(" AND e.action GLOB ?3");
+        if (q->user)
+                ADD(" AND e.user_name = ?4");
+        if (q->device)
+                ADD(" AND e."), ADD(dev_col), ADD(" = ?5");
+        if (q->has_after) {
+                /* the first term bounds the index range, the second breaks ties by sequence */
+                ADD(" AND "), ADD(ts), ADD(desc ? " <= ?6 AND (" : " >= ?6 AND (");
+                ADD(ts), ADD(desc ? " < ?6 OR e.seq < ?7)" : " > ?6 OR e.seq > ?7)");
+        }
+        const char *order = desc ? " DESC" : "";
+        if (runs) {
+                ADD(" ORDER BY +e.ts"), ADD(order), ADD(", e.seq"), ADD(order);
+                if (q->limit > 0)
+                        ADD(" LIMIT ?8");
+                ADD(") AS k CROSS JOIN events x ON x.seq = k.s ORDER BY x.ts"), ADD(order), ADD(", x.seq"), ADD(order);
+        } else {
+                ADD(" ORDER BY e.ts"), ADD(order), ADD(", e.seq"), ADD(order);
+                if (q->limit > 0)
+                        ADD(" LIMIT ?8");
+        }
+#undef ADD
+        return r < 0 ? r : buf_terminate(sql);
+}
+
 int journal_query(Journal *j, const JournalQuery *q, JournalRecordFunc f, void *userdata, uint64_t *ret_count) {
         sqlite3_stmt *st = NULL;
         char vidpid[10];
@@ -59,27 +123,7 @@ int journal_query(Journal *j, const JournalQuery *q, JournalRecordFunc f, void *
                 by_vidpid = parse_vidpid(q->device, vidpid);
 
         buf_init(&sql, 1024);
-        r = buf_append(&sql, "SELECT seq, ts, hash, body FROM events WHERE 1", 46);
-        if (r >= 0 && q->since_usec > 0)
-                r = buf_append(&sql, " AND ts >= ?1", 13);
-        if (r >= 0 && q->until_usec > 0)
-                r = buf_append(&sql, " AND ts < ?2", 12);
-        if (r >= 0 && q->action)
-                r = buf_append(&sql, " AND action GLOB ?3", 19);
-        if (r >= 0 && q->user)
-                r = buf_append(&sql, " AND user_name = ?4", 19);
-        if (r >= 0 && q->device)
-                r = by_vidpid ? buf_append(&sql, " AND dev_vidpid = ?5", 20) : buf_append(&sql, " AND dev_serial = ?5", 20);
-        if (r >= 0 && q->has_after)
-                /* the first term bounds the index range, the second breaks ties by sequence */
-                r = desc ? buf_append(&sql, " AND ts <= ?6 AND (ts < ?6 OR seq < ?7)", 39)
-                         : buf_append(&sql, " AND ts >= ?6 AND (ts > ?6 OR seq > ?7)", 39);
-        if (r >= 0)
-                r = desc ? buf_append(&sql, " ORDER BY ts DESC, seq DESC", 27) : buf_append(&sql, " ORDER BY ts, seq", 17);
-        if (r >= 0 && q->limit > 0)
-                r = buf_append(&sql, " LIMIT ?8", 9);
-        if (r >= 0)
-                r = buf_terminate(&sql);
+        r = query_sql(j, q, by_vidpid, desc, &sql);
         if (r < 0) {
                 buf_done(&sql);
                 return r;
@@ -234,7 +278,7 @@ static int manifest_line(JournalExporter *e) {
         }
         /* every member checked: a manifest missing one would make a good export fail verification */
         if (journal_json_add(top, "mnguard_manifest", m) < 0 ||
-            journal_json_add(m, "format", json_object_new_int(JOURNAL_FORMAT)) < 0 ||
+            journal_json_add(m, "format", json_object_new_int(JOURNAL_EXPORT_FORMAT)) < 0 ||
             journal_json_add(m, "count", json_object_new_uint64(e->count)) < 0 ||
             journal_json_add(m, "exported_at", json_object_new_string(journal_timestamp_format(now_usec(), ts))) < 0 ||
             (e->j->host_id && journal_json_add(m, "host_id", json_object_new_string(e->j->host_id)) < 0) ||

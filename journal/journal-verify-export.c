@@ -79,7 +79,7 @@ static void check_manifest(ExportState *s, json_object *m) {
         uint64_t count, format, v;
         const char *h;
 
-        if (!json_object_is_type(m, json_type_object) || !get_u64(m, "format", &format) || format != JOURNAL_FORMAT ||
+        if (!json_object_is_type(m, json_type_object) || !get_u64(m, "format", &format) || format != JOURNAL_EXPORT_FORMAT ||
             !get_u64(m, "count", &count)) {
                 fault(s, JOURNAL_FAULT_MANIFEST, s->prev_seq + 1, "manifest is not of format 1");
                 return;

@@ -45,6 +45,10 @@ typedef struct Walk {
         bool from_anchor;               /* the first range: its predecessor is the anchor */
         uint64_t anchor_seq;
         uint8_t anchor_hash[JOURNAL_SHA256_SIZE];
+        bool runs;                      /* format 2: check that the runs hold every record */
+        /* state */
+        sqlite3_stmt *find;
+        Run cover[_RUN_KIND_MAX];       /* by kind, the run that held the last record with a value */
         /* output */
         int error;
         JournalFault fault;
@@ -119,8 +123,30 @@ static bool columns_match(sqlite3_stmt *st, const RecordFields *f) {
         return vp && streq(vp, want);
 }
 
-/* Checks one row against its predecessor (prev_seq, prev_hash). Returns false with w->fault set. */
-static bool check_row(Walk *w, sqlite3_stmt *st, uint64_t prev_seq, const uint8_t prev_hash[static 32]) {
+/* 1 when every value of the row (columns 4-6) lies in a run of its kind that holds the row's sequence
+ * and time (journal-runs.c), 0 when one does not: a run deleted or narrowed hides records from searches by
+ * user or device. Records come in runs, so the run found for the last one mostly holds the next. */
+static int runs_cover(Walk *w, sqlite3 *db, sqlite3_stmt *st, uint64_t s) {
+        uint64_t ts = (uint64_t) sqlite3_column_int64(st, 2);
+        for (unsigned k = 0; k < _RUN_KIND_MAX; k++) {
+                const char *v = (const char *) sqlite3_column_text(st, 4 + (int) k);
+                Run *c = &w->cover[k];
+                if (!v || !*v)
+                        continue;
+                if (c->live && c->first_seq <= s && s <= c->last_seq && c->min_ts <= ts && ts <= c->max_ts &&
+                    streq(c->value, v))
+                        continue;
+                c->live = false;
+                int r = runs_find(db, w->find, (RunKind) (k + 1), v, s, ts, c);
+                if (r <= 0)
+                        return r;
+        }
+        return 1;
+}
+
+/* Checks one row against its predecessor (prev_seq, prev_hash). Returns false with w->fault set (or
+ * w->error, when the check itself failed). */
+static bool check_row(Walk *w, sqlite3 *db, sqlite3_stmt *st, uint64_t prev_seq, const uint8_t prev_hash[static 32]) {
         uint64_t s = (uint64_t) sqlite3_column_int64(st, 0), body_seq;
         const char *body = (const char *) sqlite3_column_text(st, 7);
         size_t len = (size_t) sqlite3_column_bytes(st, 7);
@@ -163,6 +189,19 @@ static bool check_row(Walk *w, sqlite3_stmt *st, uint64_t prev_seq, const uint8_
                 set_fault(w, JOURNAL_FAULT_INDEX, s,
                           "record %" PRIu64 "'s search columns disagree with it: modified to hide it from queries", s);
                 return false;
+        }
+        if (w->runs) {
+                int r = runs_cover(w, db, st, s);
+                if (r < 0) {
+                        w->error = r;
+                        return false;
+                }
+                if (r == 0) {
+                        set_fault(w, JOURNAL_FAULT_INDEX, s,
+                                  "record %" PRIu64 " is missing from the search runs: hidden from queries by user or device",
+                                  s);
+                        return false;
+                }
         }
         if (f.anchor.p)
                 w->anchor_record_seq = s;
@@ -218,10 +257,12 @@ static void walk(Walk *w) {
                 w->error = step_err(rc);
                 goto finish;
         }
+        if (w->runs && (w->error = runs_prepare_find(db, &w->find)) < 0)
+                goto finish;
         sqlite3_bind_int64(st, 1, (sqlite3_int64) w->from);
         sqlite3_bind_int64(st, 2, (sqlite3_int64) w->to);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                if (!check_row(w, st, prev_seq, prev_hash)) {
+                if (!check_row(w, db, st, prev_seq, prev_hash)) {
                         /* a value SQLite could not hand out for want of memory is no fault of the record */
                         if ((sqlite3_errcode(db) & 0xff) == SQLITE_NOMEM) {
                                 w->fault = JOURNAL_FAULT_NONE;
@@ -239,6 +280,8 @@ static void walk(Walk *w) {
         w->last_seq = prev_seq;
         memcpy(w->last_hash, prev_hash, sizeof(prev_hash));
 finish:
+        sqlite3_finalize(w->find);
+        w->find = NULL;
         sqlite3_finalize(st);
         if (w->uri)
                 sqlite3_close_v2(db);
@@ -367,6 +410,7 @@ static int verify_once(Journal *j, bool parallel, JournalVerifyResult *res, unsi
                         .to = i == n - 1 ? max_seq : min_seq + span / n * (i + 1) - 1,
                         .from_anchor = i == 0,
                         .anchor_seq = anchor_seq,
+                        .runs = j->format >= 2,
                 };
                 memcpy(w[i].anchor_hash, anchor_hash, sizeof(anchor_hash));
                 if (i == 0 && min_seq == 0)

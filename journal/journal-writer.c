@@ -26,6 +26,15 @@
 /* Idle seconds after which the writer gives its cache back. */
 #define WRITER_RELEASE_AFTER_S 1
 
+/* Opens the writer's transaction and reads the runs its records may extend. */
+static int writer_begin(Journal *j, bool *txn_open) {
+        int r = db_exec(j->wdb, "BEGIN IMMEDIATE");
+        *txn_open = r >= 0;
+        if (r >= 0)
+                r = runs_load(&j->wruns);
+        return r;
+}
+
 /* Inserts records up to `upto` (or one batch). Called and returns with the lock held. */
 static int insert_batches(Journal *j, bool *txn_open, bool one_batch) {
         Record *batch[WRITER_BATCH];
@@ -38,12 +47,11 @@ static int insert_batches(Journal *j, bool *txn_open, bool one_batch) {
                 size_t k = (size_t) (upto - j->inserted < WRITER_BATCH ? upto - j->inserted : WRITER_BATCH);
                 memcpy(batch, j->pending + (j->inserted - j->reaped), k * sizeof(Record *));
                 pthread_mutex_unlock(&j->lock);
-                if (!*txn_open) {
-                        r = db_exec(j->wdb, "BEGIN IMMEDIATE");
-                        *txn_open = r >= 0;
-                }
+                if (!*txn_open)
+                        r = writer_begin(j, txn_open);
                 for (size_t i = 0; i < k && r >= 0; i++)
-                        r = db_insert_record(j->wdb, j->winsert, batch[i]);
+                        if ((r = db_insert_record(j->wdb, j->winsert, batch[i])) > 0)
+                                r = runs_add_record(&j->wruns, batch[i]);
                 pthread_mutex_lock(&j->lock);
                 if (r < 0)
                         return r;
@@ -100,11 +108,9 @@ static void *writer_main(void *userdata) {
                         uint8_t hash[JOURNAL_SHA256_SIZE];
                         memcpy(hash, last->hash, sizeof(hash));
                         pthread_mutex_unlock(&j->lock);
-                        if (!txn_open) {
-                                r = db_exec(j->wdb, "BEGIN IMMEDIATE");
-                                txn_open = r >= 0;
-                        }
-                        if (r >= 0)
+                        if (!txn_open)
+                                r = writer_begin(j, &txn_open);
+                        if (r >= 0 && (r = runs_flush(&j->wruns)) >= 0)
                                 r = db_store_last(j->wmeta, seq, hash);
                         if (r >= 0 && (r = db_exec(j->wdb, "COMMIT")) >= 0)
                                 txn_open = false;
@@ -149,6 +155,7 @@ int journal_writer_start(Journal *j, uint64_t max_size_bytes) {
          * written to. */
         if ((r = db_exec(j->wdb, "PRAGMA cache_size = " JOURNAL_WRITER_CACHE_SIZE)) < 0)
                 return r;
+        runs_init(&j->wruns, j->wdb);
         rc = sqlite3_prepare_v3(j->wdb, JOURNAL_INSERT_SQL, -1, SQLITE_PREPARE_PERSISTENT, &j->winsert, NULL);
         if (rc == SQLITE_OK)
                 rc = sqlite3_prepare_v3(j->wdb, JOURNAL_META_PUT_SQL, -1, SQLITE_PREPARE_PERSISTENT, &j->wmeta, NULL);
@@ -171,6 +178,7 @@ void journal_writer_stop(Journal *j) {
                 pthread_join(j->writer, NULL);
                 j->writer_running = false;
         }
+        runs_done(&j->wruns);
         sqlite3_finalize(j->winsert);
         sqlite3_finalize(j->wmeta);
         j->winsert = j->wmeta = NULL;

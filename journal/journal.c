@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,7 @@ static Journal *journal_new(const char *path) {
 }
 
 static void close_db(Journal *j) {
+        runs_done(&j->runs);
         sqlite3_finalize(j->insert);
         j->insert = NULL;
         sqlite3_close_v2(j->db);
@@ -179,12 +181,28 @@ static int create_schema(Journal *j) {
                 return r;
         if ((r = journal_exec(j, "BEGIN IMMEDIATE")) < 0)
                 return r;
-        if ((r = journal_exec(j, JOURNAL_SCHEMA)) < 0 || (r = journal_meta_put(j, "format", "1")) < 0 ||
+        j->format = JOURNAL_DB_FORMAT;
+        if ((r = journal_exec(j, JOURNAL_SCHEMA)) < 0 || (r = journal_meta_put_u64(j, "format", JOURNAL_DB_FORMAT)) < 0 ||
             (r = journal_meta_put(j, "created", journal_timestamp_format(now_usec(), ts))) < 0 ||
             (r = journal_exec(j, "COMMIT")) < 0) {
                 (void) journal_rollback(j);
                 return r;
         }
+        return 0;
+}
+
+/* Format 1 → 2: the runs replace the three column indexes (journal-runs.c). One transaction: a crash
+ * leaves format 1, converted again at the next start. */
+static int migrate(Journal *j) {
+        int r;
+        if ((r = journal_exec(j, "BEGIN IMMEDIATE")) < 0)
+                return r;
+        if ((r = journal_exec(j, JOURNAL_RUNS_MIGRATION)) < 0 || (r = runs_build(j->db)) < 0 ||
+            (r = journal_meta_put_u64(j, "format", JOURNAL_DB_FORMAT)) < 0 || (r = journal_exec(j, "COMMIT")) < 0) {
+                (void) journal_rollback(j);
+                return r;
+        }
+        j->format = JOURNAL_DB_FORMAT;
         return 0;
 }
 
@@ -210,8 +228,9 @@ static int check_existing(Journal *j, char **ret_reason) {
                 *ret_reason = strdup("not a mnguard journal (bad format entry)");
                 return -EBADMSG;
         }
-        if (f > JOURNAL_FORMAT)
+        if (f > JOURNAL_DB_FORMAT)
                 return -EPROTONOSUPPORT;
+        j->format = (unsigned) f;
 
         rc = sqlite3_prepare_v2(j->db, "PRAGMA quick_check(5)", -1, &st, NULL);
         if (rc == SQLITE_OK)
@@ -275,11 +294,14 @@ static int open_rw(Journal *j, const JournalOptions *opts, char **ret_reason) {
         r = n_tables == 0 ? create_schema(j) : check_existing(j, ret_reason);
         if (r < 0)
                 return r;
+        if (j->format < JOURNAL_DB_FORMAT && (r = migrate(j)) < 0)
+                return r;
         if ((r = db_setup_writer(j->db, opts ? opts->max_size_bytes : 0)) < 0)
                 return r;
         rc = sqlite3_prepare_v3(j->db, JOURNAL_INSERT_SQL, -1, SQLITE_PREPARE_PERSISTENT, &j->insert, NULL);
         if (rc != SQLITE_OK)
                 return db_errno(j->db, rc);
+        runs_init(&j->runs, j->db);
         sqlite3_db_config(j->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
         return load_chain(j);
 }
@@ -423,6 +445,19 @@ static int load_host(Journal *j, const JournalOptions *opts) {
         return r == -ENOENT ? 0 : r;
 }
 
+/* SQLite keeps allocation statistics under one process-wide mutex, taken on every malloc and free: with
+ * lookaside compiled out (Debian's build), that is several times per inserted record, in the writer and the
+ * readers alike. Nothing here reads those statistics. Must run before SQLite initializes; a no-op (MISUSE)
+ * when another part of the process initialized it first. */
+static void sqlite_setup(void) {
+        (void) sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+static void sqlite_setup_once(void) {
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        (void) pthread_once(&once, sqlite_setup);
+}
+
 int journal_open(const char *path, const JournalOptions *opts, Journal **ret) {
         _cleanup_(journal_closep) Journal *j = NULL;
         _cleanup_free_ char *reason = NULL;
@@ -432,6 +467,7 @@ int journal_open(const char *path, const JournalOptions *opts, Journal **ret) {
                 return -EINVAL;
         if (sodium_init() < 0)
                 return -EIO;
+        sqlite_setup_once();
         j = journal_new(path);
         if (!j)
                 return -ENOMEM;
@@ -491,6 +527,7 @@ int journal_open_readonly(const char *path, Journal **ret) {
                 return -EINVAL;
         if (sodium_init() < 0)
                 return -EIO;
+        sqlite_setup_once();
         j = journal_new(path);
         if (!j)
                 return -ENOMEM;
@@ -506,8 +543,9 @@ int journal_open_readonly(const char *path, Journal **ret) {
         uint64_t f;
         if (parse_u64(format, &f) < 0 || f == 0)
                 return -EBADMSG;
-        if (f > JOURNAL_FORMAT)
+        if (f > JOURNAL_DB_FORMAT)
                 return -EPROTONOSUPPORT;
+        j->format = (unsigned) f;
         if ((r = load_chain(j)) < 0 || (r = load_host(j, NULL)) < 0)
                 return r;
         *ret = TAKE_PTR(j);
@@ -523,6 +561,7 @@ Journal *journal_close(Journal *j) {
                 j->writer_running = false;
                 j->db = j->wdb = NULL;
                 j->insert = j->winsert = j->wmeta = NULL;
+                j->runs = j->wruns = (Runs) {};
                 j->head_fd = -1;
         }
         if (j->db && !j->readonly)

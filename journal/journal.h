@@ -23,7 +23,8 @@
 
 #include "macro.h"
 
-#define JOURNAL_FORMAT 1
+/* The format of an export file (its manifest says it); the database's is JOURNAL_DB_FORMAT. */
+#define JOURNAL_EXPORT_FORMAT 1
 
 /* Group commit: journal_append() starts a commit by itself once this many events are uncommitted (it goes
  * on in the journal's writer thread while appends continue); the caller flushes at the end of each

@@ -6,7 +6,8 @@
  *   - export of 100,000 records and verification of the export file;
  *   - queries on a 10,000,000-event journal spanning a year (~27,400 events a day): one day, one day of
  *     one user, the last 100 events. The big journal is filled by a bulk SQL path (no hash chain: queries
- *     do not look at it), not by appending.
+ *     do not look at it), not by appending, with user and device changing every BIG_RUN records, as a
+ *     journal of format 1: opening it converts it to format 2 (the search runs), which is timed too.
  * Usage: bench-journal [--dir DIR] [--events N] [--big-events N] */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +32,8 @@
 #define T0 UINT64_C(1795651200000000) /* 2026-11-26T00:00:00Z */
 #define DAY UINT64_C(86400000000)
 #define POOL 64
+/* Records in a row with the same user and device in the big journal: a user's files copied to a stick. */
+#define BIG_RUN 50
 
 static double now_s(void) {
         struct timespec ts;
@@ -302,7 +305,7 @@ static void build_big(const char *path, uint64_t n, uint64_t step) {
                     db,
                     "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ?1) "
                     "INSERT INTO events (seq, ts, action, user_name, dev_serial, dev_vidpid, hash, body) "
-                    "SELECT i, ?2 + (i - 1) * ?3, a, 'user' || (i % 200), printf('4C5300012301%08d', i % 5000), '0781:5581', "
+                    "SELECT i, ?2 + (i - 1) * ?3, a, 'user' || (u % 200), printf('4C5300012301%08d', u % 5000), '0781:5581', "
                     "zeroblob(32), "
                     "printf('{\"@timestamp\":\"%sZ\",\"device\":{\"bus\":\"usb\",\"classes\":[\"storage\"],\"model\":\"Cruzer Blade\","
                     "\"product\":\"5581\",\"serial\":\"4C5300012301%08d\",\"syspath\":\"/devices/pci0000:00/0000:00:14.0/usb1/1-2\","
@@ -310,9 +313,9 @@ static void build_big(const char *path, uint64_t n, uint64_t step) {
                     "\"sequence\":%d},\"host\":{\"id\":\"5f0c2a8e9b7d4e1f8a3c6b2d1e0f9a8b\",\"name\":\"mn-pc-0123\"},"
                     "\"mnguard\":{\"policy_serial\":2026112601,\"prev_hash\":\"%064d\",\"rule\":\"default\"},"
                     "\"user\":{\"id\":%d,\"name\":\"user%d\"}}', "
-                    "strftime('%Y-%m-%dT%H:%M:%f', (?2 + (i - 1) * ?3) / 1000000.0, 'unixepoch'), i % 5000, a, i, 0, "
-                    "1001 + i % 200, i % 200) "
-                    "FROM (SELECT i, CASE i % 4 WHEN 0 THEN 'device-blocked' WHEN 1 THEN 'device-allowed' "
+                    "strftime('%Y-%m-%dT%H:%M:%f', (?2 + (i - 1) * ?3) / 1000000.0, 'unixepoch'), u % 5000, a, i, 0, "
+                    "1001 + u % 200, u % 200) "
+                    "FROM (SELECT i, i / " STRINGIFY(BIG_RUN) " AS u, CASE i % 4 WHEN 0 THEN 'device-blocked' WHEN 1 THEN 'device-allowed' "
                     "WHEN 2 THEN 'device-connected' ELSE 'file-written' END AS a FROM c)",
                     -1, &st, NULL) != SQLITE_OK) {
                 fprintf(stderr, "bench-journal: %s\n", sqlite3_errmsg(db));
@@ -335,6 +338,8 @@ static void build_big(const char *path, uint64_t n, uint64_t step) {
         sql(db, "INSERT OR REPLACE INTO meta VALUES ('last_seq', '0'), "
                 "('last_hash', '0000000000000000000000000000000000000000000000000000000000000000')");
         sql(db, meta);
+        /* a journal of format 1 (without its column indexes): bench_big_query() times its conversion */
+        sql(db, "DROP TABLE runs; UPDATE meta SET value = '1' WHERE key = 'format'");
         sql(db, "ANALYZE; PRAGMA journal_mode = WAL");
         sqlite3_close(db);
 }
@@ -388,6 +393,14 @@ static void bench_big_query(const char *dir, uint64_t n) {
         struct stat st;
         if (stat(path, &st) == 0)
                 printf("journal_big_size %.2f GiB\n", (double) st.st_size / (1024.0 * 1024 * 1024));
+
+        /* format 1 → 2 (the search runs), with the checks of any start */
+        t0 = now_s();
+        if ((r = journal_open(path, NULL, &j)) < 0)
+                die("journal_open", r);
+        journal_close(j);
+        j = NULL;
+        printf("journal_open_converting_format1_%" PRIu64 "m %.1f s\n", n / 1000000, now_s() - t0);
 
         if ((r = journal_open_readonly(path, &j)) < 0)
                 die("journal_open_readonly", r);

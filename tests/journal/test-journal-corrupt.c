@@ -181,7 +181,7 @@ static void test_damaged_page(void **state) {
         make_journal(f->path, 300);
         assert_int_equal(unlink(head), 0);
         sqlite3 *db = jt_sqlite_open(f->path);
-        int64_t root = jt_sql_int(db, "SELECT rootpage FROM sqlite_master WHERE name = 'events_user'");
+        int64_t root = jt_sql_int(db, "SELECT rootpage FROM sqlite_master WHERE name = 'events_ts'");
         sqlite3_close(db);
         FILE *fp = fopen(f->path, "r+b");
         char junk[4096];
@@ -224,12 +224,54 @@ static void test_newer_format_left_alone(void **state) {
         Fixture *f = *state;
         make_journal(f->path, 3);
         sqlite3 *db = jt_sqlite_open(f->path);
-        jt_sql(db, "UPDATE meta SET value = '2' WHERE key = 'format'");
+        jt_sql(db, "UPDATE meta SET value = '99' WHERE key = 'format'");
         sqlite3_close(db);
         Journal *j = NULL;
         assert_int_equal(journal_open(f->path, NULL, &j), -EPROTONOSUPPORT);
         assert_int_equal(journal_open_readonly(f->path, &j), -EPROTONOSUPPORT);
         assert_int_equal(count_set_aside(f->dir, NULL), 0);
+}
+
+static void test_format1_converted(void **state) {
+        /* A journal of format 1 (an index per search column, no runs): read-only, it is searched through
+         * those indexes; opened for writing, it becomes format 2 with its runs, in place, still intact. */
+        Fixture *f = *state;
+        make_journal(f->path, 200);
+        sqlite3 *db = jt_sqlite_open(f->path);
+        jt_sql(db, "DROP TABLE runs; UPDATE meta SET value = '1' WHERE key = 'format';"
+                   "CREATE INDEX events_user ON events (user_name, ts) WHERE user_name IS NOT NULL;"
+                   "CREATE INDEX events_serial ON events (dev_serial, ts) WHERE dev_serial IS NOT NULL;"
+                   "CREATE INDEX events_vidpid ON events (dev_vidpid, ts) WHERE dev_vidpid IS NOT NULL;");
+        sqlite3_close(db);
+        JournalQuery user = { .user = "sato" }, dev = { .device = "0781:5582", .user = "sato" };
+
+        Journal *j = NULL;
+        assert_int_equal(journal_open_readonly(f->path, &j), 0);
+        assert_int_equal(jt_count(j, &user), 50);
+        assert_int_equal(jt_count(j, &dev), 17); /* i % 4 == 1 and i % 3 == 1 */
+        assert_true(jt_verify(j).intact);
+        journal_close(j);
+
+        assert_int_equal(journal_open(f->path, NULL, &j), 0);
+        assert_int_equal(jt_count(j, &user), 50);
+        assert_int_equal(jt_count(j, &dev), 17);
+        jt_append_n(j, 10, T0 + 3600000000, 1000); /* appends go on after the conversion */
+        assert_int_equal(jt_count(j, &user), 50 + 3);
+        assert_true(jt_verify(j).intact);
+        journal_close(j);
+        assert_int_equal(count_set_aside(f->dir, NULL), 0);
+
+        db = jt_sqlite_open(f->path);
+        assert_int_equal(jt_sql_int(db, "SELECT value FROM meta WHERE key = 'format'"), 2);
+        assert_int_equal(jt_sql_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('events_user', 'events_serial', "
+                                        "'events_vidpid')"),
+                         0);
+        /* users change with every record: a run per record and kind */
+        assert_int_equal(jt_sql_int(db, "SELECT count(*) FROM runs WHERE kind = 1"), 210);
+        sqlite3_close(db);
+        JournalVerifyResult r = jt_verify_path(f->path);
+        assert_true(r.intact);
+        assert_int_equal(r.n_records, 210);
 }
 
 static void test_twice(void **state) {
@@ -254,6 +296,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_garbage_without_hint, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_damaged_page, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_not_a_journal, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_format1_converted, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_newer_format_left_alone, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_twice, setup, teardown),
         };

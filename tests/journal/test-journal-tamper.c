@@ -145,7 +145,8 @@ static void copy_file(const char *from, const char *to) {
 
 static void test_insert_valid_extension(void **state) {
         /* A forger who computes a valid record 101 (here: with the journal itself, on a copy) and puts it
-         * in without the journal: the chain is whole, the journal's own last commit says 100. */
+         * in, search runs included, without the journal: the chain is whole, the journal's own last
+         * commit says 100. */
         Fixture *f = *state;
         _cleanup_free_ char *forged = jt_path(f->dir, "forged.db");
         copy_file(f->path, forged);
@@ -154,7 +155,8 @@ static void test_insert_valid_extension(void **state) {
         jt_append_n(j, 1, T0 + 500000000, 1);
         journal_close(j);
         _cleanup_free_ char *sql = NULL;
-        assert_true(asprintf(&sql, "ATTACH '%s' AS f; INSERT INTO events SELECT * FROM f.events WHERE seq = 101", forged) > 0);
+        assert_true(asprintf(&sql, "ATTACH '%s' AS f; INSERT INTO events SELECT * FROM f.events WHERE seq = 101;"
+                                 "INSERT OR REPLACE INTO runs SELECT * FROM f.runs", forged) > 0);
         tamper(f->path, sql);
         expect_fault(f->path, JOURNAL_FAULT_TAIL, 101);
 }
@@ -189,6 +191,51 @@ static void test_hide_user(void **state) {
         expect_fault(f->path, JOURNAL_FAULT_INDEX, 12);
 }
 
+/* The search runs (journal-runs.c): a run deleted or narrowed hides records from queries by user or
+ * device. In the small journal users and devices change with every record: a run per record. */
+static void test_delete_run(void **state) {
+        Fixture *f = *state;
+        tamper(f->path, "DELETE FROM runs WHERE kind = 1 AND first_seq <= 40 AND last_seq >= 40");
+        expect_fault(f->path, JOURNAL_FAULT_INDEX, 40);
+}
+
+static void test_narrow_run_time(void **state) {
+        Fixture *f = *state;
+        tamper(f->path, "UPDATE runs SET max_ts = min_ts - 1 WHERE kind = 2 AND first_seq <= 60 AND last_seq >= 60");
+        expect_fault(f->path, JOURNAL_FAULT_INDEX, 60);
+}
+
+static void test_move_run_value(void **state) {
+        Fixture *f = *state;
+        tamper(f->path, "UPDATE runs SET value = '0781:ffff' WHERE kind = 3 AND first_seq <= 70 AND last_seq >= 70");
+        expect_fault(f->path, JOURNAL_FAULT_INDEX, 70);
+}
+
+static void test_long_run(void **state) {
+        /* 300 records of one user and device after the 100: one run per kind; cutting it short hides the
+         * rest, and queries find exactly the records of the run */
+        Fixture *f = *state;
+        Journal *j = NULL;
+        assert_int_equal(journal_open(f->path, NULL, &j), 0);
+        for (unsigned i = 0; i < 300; i++) {
+                json_object *ev = jt_event(4 * 50, T0 + 200000000 + i * UINT64_C(1000000)); /* tanaka, serial 0 */
+                assert_int_equal(journal_append(j, ev, NULL), 0);
+                json_object_put(ev);
+        }
+        assert_int_equal(journal_flush(j), 0);
+        JournalQuery user = { .user = "tanaka", .since_usec = T0 + 200000000 };
+        assert_int_equal(jt_count(j, &user), 300);
+        JournalQuery serial = { .device = "4C530001230100000000" };
+        assert_int_equal(jt_count(j, &serial), 300 + 2); /* and records 1 and 51 */
+        journal_close(j);
+        sqlite3 *db = jt_sqlite_open(f->path);
+        assert_int_equal(jt_sql_int(db, "SELECT count(*) FROM runs WHERE first_seq = 101 AND last_seq = 400"), 3);
+        sqlite3_close(db);
+        assert_true(jt_verify_path(f->path).intact);
+        tamper(f->path, "UPDATE runs SET last_seq = 250 WHERE kind = 1 AND first_seq = 101");
+        expect_fault(f->path, JOURNAL_FAULT_INDEX, 251);
+}
+
 static void test_large_intact_and_faults(void **state) {
         Fixture *f = *state;
         test_intact(state);
@@ -219,6 +266,10 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_reorder, setup_small, teardown),
                 cmocka_unit_test_setup_teardown(test_hide_from_queries, setup_small, teardown),
                 cmocka_unit_test_setup_teardown(test_hide_user, setup_small, teardown),
+                cmocka_unit_test_setup_teardown(test_delete_run, setup_small, teardown),
+                cmocka_unit_test_setup_teardown(test_narrow_run_time, setup_small, teardown),
+                cmocka_unit_test_setup_teardown(test_move_run_value, setup_small, teardown),
+                cmocka_unit_test_setup_teardown(test_long_run, setup_small, teardown),
                 cmocka_unit_test_setup_teardown(test_large_intact_and_faults, setup_large, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
