@@ -17,6 +17,8 @@
 #include "mount-guard.h"
 #include "write-audit.h"
 
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
+
 #define ACCESS_NONE (-1) /* nothing applied yet */
 
 typedef struct Medium {
@@ -28,7 +30,10 @@ typedef struct Medium {
         bool set_ro;     /* we set the read-only flag */
         bool guarded;    /* the disks are blocked in the mount guard */
         char *rule;
-        json_object *device;         /* its identity for mount and file events: vendor, product, serial … */
+        /* Its identity for mount and file events (vendor, product, serial …), as compact JSON text: ~250
+         * bytes where the json-c object took ~1 KiB, for each storage device present (coldplug of 500
+         * sticks: ~0.4 MiB of the daemon's heap). Parsed again for the rare event that needs it. */
+        char *device_json;
         MnWriteAuditSummary summary; /* of every mount of it audited so far */
 } Medium;
 
@@ -47,7 +52,7 @@ static void medium_free(Medium *md) {
         for (size_t i = 0; i < md->n_disks; i++)
                 free(md->disk_nodes[i]);
         free(md->rule);
-        json_object_put(md->device);
+        free(md->device_json);
         free(md);
 }
 
@@ -72,6 +77,11 @@ static Medium *find_by_devnum(MediaWatch *w, dev_t devnum) {
         return NULL;
 }
 
+/* The medium's device fields as a new object; NULL when it has none (the events go without them). */
+static json_object *medium_device(const Medium *md) {
+        return md->device_json ? json_tokener_parse(md->device_json) : NULL;
+}
+
 static void emit(json_object *ev, uid_t uid, void *userdata) {
         MediaWatch *w = userdata;
         manager_log(w->m, ev, uid, NULL);
@@ -84,8 +94,9 @@ static void on_mounted(const MnMountInfo *mi, void *userdata) {
         Medium *md = mi->source_devnum ? find_by_devnum(w, mi->source_devnum) : NULL;
         if (!md || md->access != MEDIA_READ_WRITE)
                 return;
+        _cleanup_(json_object_putp) json_object *device = medium_device(md);
         MnWriteAuditMediumInfo info = { .mount_point = mi->target, .devnum = mi->source_devnum,
-                                        .devnode = mi->source, .rule = md->rule, .device = md->device };
+                                        .devnode = mi->source, .rule = md->rule, .device = device };
         MnWriteAuditMedium *am;
         int r = mn_write_audit_add(w->audit, &info, &am);
         if (r < 0 && r != -EEXIST) {
@@ -101,7 +112,7 @@ static void on_mounted(const MnMountInfo *mi, void *userdata) {
         mn_event_set_untrusted(dev, "devnode", mi->source);
         mn_event_set_int(dev, "major", major(mi->source_devnum));
         mn_event_set_int(dev, "minor", minor(mi->source_devnum));
-        (void) mn_event_add_fields(dev, md->device);
+        (void) mn_event_add_fields(dev, device);
         mn_event_set_untrusted(mnt, "point", mi->target);
         mn_event_set_untrusted(mnt, "fs_type", mi->fstype);
         mn_event_set_string(mg, "rule", md->rule);
@@ -148,15 +159,14 @@ static void on_unmounted(const MnMountInfo *mi, void *userdata) {
 
 /* What mount and file events say about the physical device a medium is on (device-json.h's event
  * fields without its classes): the same vendor, product and serial as its device-* records, so that
- * `mnguardctl events --device SERIAL` finds them too, and its syspath. */
-static json_object *medium_device_fields(const MnDevice *d) {
-        json_object *o = json_object_new_object();
-        if (!o || mn_device_event_fields(o, d) < 0) {
-                json_object_put(o);
+ * `mnguardctl events --device SERIAL` finds them too, and its syspath. As JSON text. */
+static char *medium_device_fields(const MnDevice *d) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        if (!o || mn_device_event_fields(o, d) < 0)
                 return NULL;
-        }
         json_object_object_del(o, "classes");
-        return o;
+        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        return s ? strdup(s) : NULL;
 }
 
 /* The whole disks of a device, from its block device nodes (real block devices only: in a umockdev
@@ -205,7 +215,7 @@ void media_watch_apply(MediaWatch *w, const MnDevice *d, const PolicyDecision *d
                 w->media = v;
                 w->media[w->n_media++] = md;
                 md->access = ACCESS_NONE;
-                md->device = medium_device_fields(d); /* NULL: the events go without them */
+                md->device_json = medium_device_fields(d); /* NULL: the events go without them */
         }
         /* The disks may have appeared since the last decision (a USB stick's disk follows its interface). */
         size_t before = md->n_disks;
@@ -243,7 +253,8 @@ void media_watch_apply(MediaWatch *w, const MnDevice *d, const PolicyDecision *d
                 if (!w->guard)
                         continue;
                 if (access == MEDIA_BLOCK) {
-                        int r = mn_mount_guard_block_device(w->guard, md->disks[k], md->rule, md->device);
+                        _cleanup_(json_object_putp) json_object *device = medium_device(md);
+                        int r = mn_mount_guard_block_device(w->guard, md->disks[k], md->rule, device);
                         if (r < 0)
                                 log_warning_errno(r, "Cannot guard mounts of %s: %m", md->disk_nodes[k]);
                 } else

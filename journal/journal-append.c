@@ -2,9 +2,12 @@
 /* Appending: building chained records, group commit, and what happens while writes fail. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "journal-internal.h"
 #include "strutil.h"
@@ -97,6 +100,78 @@ json_object *journal_event_new(Journal *j, const char *action, const char *outco
         return TAKE_PTR(ev);
 }
 
+/* ---- record blocks ---- */
+
+#define RECORD_BLOCK_SIZE (64u * 1024u)
+
+/* Under AddressSanitizer a freed record is poisoned, as a free()d one would be: a use after free still
+ * shows. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define RECORD_POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
+#define RECORD_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define RECORD_POISON(p, n)   ((void) (p), (void) (n))
+#define RECORD_UNPOISON(p, n) ((void) (p), (void) (n))
+#endif
+
+struct RecordBlock {
+        Journal *j;
+        size_t size, used, live;
+        max_align_t data[];
+};
+
+static void block_unmap(RecordBlock *b) {
+        RECORD_UNPOISON(b, b->size); /* the next mapping there is someone else's */
+        (void) munmap(b, b->size);
+}
+
+Record *record_alloc(Journal *j, size_t size) {
+        RecordBlock *b = j->rblock;
+        size = (size + _Alignof(max_align_t) - 1) & ~(size_t) (_Alignof(max_align_t) - 1);
+        if (b && b->live == 0)
+                b->used = 0; /* all freed: start over */
+        if (!b || b->used + size > b->size - sizeof(RecordBlock)) {
+                size_t page = (size_t) sysconf(_SC_PAGESIZE);
+                size_t bs = size + sizeof(RecordBlock) > RECORD_BLOCK_SIZE ? (size + sizeof(RecordBlock) + page - 1) / page * page
+                                                                            : RECORD_BLOCK_SIZE;
+                void *p = mmap(NULL, bs, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                if (p == MAP_FAILED)
+                        return NULL;
+                if (b && b->live == 0)
+                        block_unmap(b);
+                b = p;
+                *b = (RecordBlock) { .j = j, .size = bs };
+                j->rblock = b;
+        }
+        Record *rec = (Record *) ((char *) b->data + b->used);
+        RECORD_UNPOISON(rec, size);
+        b->used += size;
+        b->live++;
+        rec->block = b;
+        return rec;
+}
+
+void record_free(Record *rec) {
+        if (!rec)
+                return;
+        RecordBlock *b = rec->block;
+        RECORD_POISON(rec, rec->size);
+        if (--b->live > 0)
+                return;
+        if (b->j->rblock == b)
+                b->used = 0; /* kept for the next records */
+        else
+                block_unmap(b);
+}
+
+void record_blocks_done(Journal *j) {
+        if (j->rblock && j->rblock->live == 0) {
+                block_unmap(j->rblock);
+                j->rblock = NULL;
+        }
+}
+
 int journal_build_record(Journal *j, json_object *event, Record **ret) {
         json_object *ev, *action, *mn, *x;
         char prev_hex[JOURNAL_HASH_HEX_SIZE], hash_hex[JOURNAL_HASH_HEX_SIZE], ts[JOURNAL_TIMESTAMP_MAX];
@@ -145,10 +220,10 @@ int journal_build_record(Journal *j, json_object *event, Record **ret) {
 
         size_t la = strlen(c.action), lu = c.user ? strlen(c.user) + 1 : 0, ls = c.serial ? strlen(c.serial) + 1 : 0;
         size_t size = sizeof(Record) + j->scratch.len + 1 + la + 1 + lu + ls;
-        Record *rec = malloc(size);
+        Record *rec = record_alloc(j, size);
         if (!rec)
                 return -ENOMEM;
-        *rec = (Record) { .seq = seq, .ts = c.ts, .body_len = j->scratch.len, .size = size };
+        *rec = (Record) { .block = rec->block, .seq = seq, .ts = c.ts, .body_len = j->scratch.len, .size = size };
         memcpy(rec->hash, hash, JOURNAL_SHA256_SIZE);
         memcpy(rec->vidpid, c.vidpid, sizeof(rec->vidpid));
         char *p = rec->data;
@@ -170,7 +245,7 @@ int journal_build_record(Journal *j, json_object *event, Record **ret) {
 
         hex_encode(hash, JOURNAL_SHA256_SIZE, hash_hex);
         if (journal_json_add(mn, "hash", json_object_new_string_len(hash_hex, 64)) < 0) {
-                free(rec);
+                record_free(rec);
                 return -ENOMEM;
         }
         j->head_seq = seq;
@@ -285,7 +360,7 @@ static int record_gap(Journal *j) {
         if ((r = journal_build_record(j, ev, &rec)) < 0)
                 return r;
         if ((r = journal_queue_push(j, rec)) < 0) {
-                free(rec);
+                record_free(rec);
                 return r;
         }
         j->lost = 0;
@@ -370,7 +445,7 @@ int journal_append(Journal *j, json_object *event, uint64_t *ret_sequence) {
                 return r;
         uint64_t seq = rec->seq;
         if ((r = journal_queue_push(j, rec)) < 0) {
-                free(rec);
+                record_free(rec);
                 j->head_seq = head_seq;
                 memcpy(j->head_hash, head_hash, sizeof(head_hash));
                 return r;

@@ -259,7 +259,7 @@ int journal_set_aside_and_salvage(Journal *j, const JournalOptions *opts, const 
 
 static int salvage_into_new(Journal *j, const JournalOptions *opts, const char *reason, const char *name) {
         _cleanup_(json_object_putp) json_object *ev = NULL;
-        _cleanup_free_ Record *rec = NULL;
+        _cleanup_(record_freep) Record *rec = NULL;
         _cleanup_free_ char *why = NULL, *safe_reason = NULL, *safe_name = NULL;
         json_object *mn, *info, *file, *anchor;
         uint64_t seq = 0, hint_seq = 0;

@@ -51,7 +51,10 @@
 #define JOURNAL_COLUMN_MAX 1024u
 
 /* A record built by journal_append(), queued until its transaction commits. */
+typedef struct RecordBlock RecordBlock;
+
 typedef struct Record {
+        RecordBlock *block;                     /* where it lives (record_alloc()) */
         uint64_t seq, ts;
         uint8_t hash[JOURNAL_SHA256_SIZE];
         const char *action, *user, *serial;     /* into data; user and serial may be NULL */
@@ -59,6 +62,17 @@ typedef struct Record {
         size_t body_len, size;
         char data[];                            /* body NUL action NUL [user NUL] [serial NUL] */
 } Record;
+
+/* Records live in blocks of their own (mmap'd, 64 KiB), not in the heap: they are many, short-lived
+ * and freed in the order they were made, and in the heap they left holes between the daemon's lasting
+ * allocations (a coldplug of 500 sticks: ~0.8 MiB of free 673- and 753-byte chunks that could not be
+ * given back). A block goes back to the system when its last record is freed. Only the journal's owner
+ * thread allocates and frees. */
+Record *record_alloc(Journal *j, size_t size);
+void record_free(Record *rec);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Record *, record_free);
+/* The blocks of a journal whose records are all freed. */
+void record_blocks_done(Journal *j);
 
 /* The indexed columns of a record, taken from its canonical body (the same code at append and verify). */
 typedef struct Columns {
@@ -130,6 +144,7 @@ struct Journal {
          * number reaped + i. Fields marked [lock] are shared with the writer under lock; only the
          * caller's thread appends, reaps or reallocates. */
         Record **pending;
+        RecordBlock *rblock;            /* where the next record goes */
         size_t n_alloc, pending_bytes;
         uint64_t appended, reaped;      /* [lock] */
         uint64_t inserted;              /* [lock] in the writer's open transaction, up to here */

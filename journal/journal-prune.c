@@ -138,7 +138,7 @@ static int delete_upto(Journal *j, const char *sql, uint64_t target, uint64_t *r
 
 static int prune_round(Journal *j, const JournalRetention *rt, uint64_t now, uint64_t budget) {
         _cleanup_(json_object_putp) json_object *ev = NULL;
-        _cleanup_free_ Record *rec = NULL;
+        _cleanup_(record_freep) Record *rec = NULL;
         uint64_t first, target, acked, n;
         uint8_t hash[JOURNAL_SHA256_SIZE];
         sqlite3_stmt *st = NULL;

@@ -257,7 +257,7 @@ void journal_queue_reap(Journal *j) {
         if (k > 0) {
                 for (size_t i = 0; i < k; i++) {
                         j->pending_bytes -= j->pending[i]->size;
-                        free(j->pending[i]);
+                        record_free(j->pending[i]);
                 }
                 memmove(j->pending, j->pending + k, (n - k) * sizeof(Record *));
                 j->reaped = j->committed;
@@ -314,8 +314,9 @@ void journal_queue_all_committed(Journal *j, uint64_t seq, const uint8_t hash[st
 void journal_queue_free(Journal *j) {
         size_t n = (size_t) (j->appended - j->reaped);
         for (size_t i = 0; i < n; i++)
-                free(j->pending[i]);
+                record_free(j->pending[i]);
         free(j->pending);
+        record_blocks_done(j);
         j->pending = NULL;
         j->appended = j->reaped = j->committed = j->inserted = j->target = 0;
         j->pending_bytes = 0;

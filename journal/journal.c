@@ -303,7 +303,11 @@ static int open_rw(Journal *j, const JournalOptions *opts, char **ret_reason) {
                 return db_errno(j->db, rc);
         runs_init(&j->runs, j->db);
         sqlite3_db_config(j->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
-        return load_chain(j);
+        r = load_chain(j);
+        /* the checks above read the whole file through this connection's cache: a resident daemon does
+         * not keep it (a query fills it again from the kernel's page cache) */
+        sqlite3_db_release_memory(j->db);
+        return r;
 }
 
 static char *uri_for(const char *path, const char *query) {
