@@ -6,8 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "journal-internal.h"
 #include "strutil.h"
@@ -121,9 +119,9 @@ struct RecordBlock {
         max_align_t data[];
 };
 
-static void block_unmap(RecordBlock *b) {
-        RECORD_UNPOISON(b, b->size); /* the next mapping there is someone else's */
-        (void) munmap(b, b->size);
+static void block_release(RecordBlock *b) {
+        RECORD_UNPOISON(b, b->size); /* as malloc() gave it */
+        free(b);
 }
 
 Record *record_alloc(Journal *j, size_t size) {
@@ -132,14 +130,12 @@ Record *record_alloc(Journal *j, size_t size) {
         if (b && b->live == 0)
                 b->used = 0; /* all freed: start over */
         if (!b || b->used + size > b->size - sizeof(RecordBlock)) {
-                size_t page = (size_t) sysconf(_SC_PAGESIZE);
-                size_t bs = size + sizeof(RecordBlock) > RECORD_BLOCK_SIZE ? (size + sizeof(RecordBlock) + page - 1) / page * page
-                                                                            : RECORD_BLOCK_SIZE;
-                void *p = mmap(NULL, bs, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-                if (p == MAP_FAILED)
+                size_t bs = size + sizeof(RecordBlock) > RECORD_BLOCK_SIZE ? size + sizeof(RecordBlock) : RECORD_BLOCK_SIZE;
+                void *p = malloc(bs);
+                if (!p)
                         return NULL;
                 if (b && b->live == 0)
-                        block_unmap(b);
+                        block_release(b);
                 b = p;
                 *b = (RecordBlock) { .j = j, .size = bs };
                 j->rblock = b;
@@ -162,12 +158,12 @@ void record_free(Record *rec) {
         if (b->j->rblock == b)
                 b->used = 0; /* kept for the next records */
         else
-                block_unmap(b);
+                block_release(b);
 }
 
 void record_blocks_done(Journal *j) {
         if (j->rblock && j->rblock->live == 0) {
-                block_unmap(j->rblock);
+                block_release(j->rblock);
                 j->rblock = NULL;
         }
 }

@@ -63,11 +63,11 @@ typedef struct Record {
         char data[];                            /* body NUL action NUL [user NUL] [serial NUL] */
 } Record;
 
-/* Records live in blocks of their own (mmap'd, 64 KiB), not in the heap: they are many, short-lived
- * and freed in the order they were made, and in the heap they left holes between the daemon's lasting
- * allocations (a coldplug of 500 sticks: ~0.8 MiB of free 673- and 753-byte chunks that could not be
- * given back). A block goes back to the system when its last record is freed. Only the journal's owner
- * thread allocates and frees. */
+/* Records live in blocks of 64 KiB, not one malloc() each: they are many, short-lived and freed in the
+ * order they were made, and one by one they left holes between the daemon's lasting allocations (a
+ * coldplug of 500 sticks: ~0.8 MiB of free 673- and 753-byte chunks that could not be given back). A
+ * block is freed with its last record; its pages go back at the next malloc_trim(). Only the journal's
+ * owner thread allocates and frees. */
 Record *record_alloc(Journal *j, size_t size);
 void record_free(Record *rec);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Record *, record_free);
