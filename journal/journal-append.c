@@ -102,15 +102,18 @@ json_object *journal_event_new(Journal *j, const char *action, const char *outco
 
 #define RECORD_BLOCK_SIZE (64u * 1024u)
 
-/* Under AddressSanitizer a freed record is poisoned, as a free()d one would be: a use after free still
- * shows. */
+/* Under AddressSanitizer a block's free space and its freed records are poisoned, as malloc()'s redzones
+ * and free() would do: an overflow past a record or a use after free still shows. A block whose records
+ * are all freed is not reused there (malloc()'s quarantine keeps a freed block poisoned a while). */
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 #define RECORD_POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
 #define RECORD_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#define RECORD_REUSE          false
 #else
 #define RECORD_POISON(p, n)   ((void) (p), (void) (n))
 #define RECORD_UNPOISON(p, n) ((void) (p), (void) (n))
+#define RECORD_REUSE          true
 #endif
 
 struct RecordBlock {
@@ -119,6 +122,10 @@ struct RecordBlock {
         max_align_t data[];
 };
 
+static size_t record_round(size_t size) {
+        return (size + _Alignof(max_align_t) - 1) & ~(size_t) (_Alignof(max_align_t) - 1);
+}
+
 static void block_release(RecordBlock *b) {
         RECORD_UNPOISON(b, b->size); /* as malloc() gave it */
         free(b);
@@ -126,8 +133,8 @@ static void block_release(RecordBlock *b) {
 
 Record *record_alloc(Journal *j, size_t size) {
         RecordBlock *b = j->rblock;
-        size = (size + _Alignof(max_align_t) - 1) & ~(size_t) (_Alignof(max_align_t) - 1);
-        if (b && b->live == 0)
+        size = record_round(size);
+        if (RECORD_REUSE && b && b->live == 0)
                 b->used = 0; /* all freed: start over */
         if (!b || b->used + size > b->size - sizeof(RecordBlock)) {
                 size_t bs = size + sizeof(RecordBlock) > RECORD_BLOCK_SIZE ? size + sizeof(RecordBlock) : RECORD_BLOCK_SIZE;
@@ -138,6 +145,7 @@ Record *record_alloc(Journal *j, size_t size) {
                         block_release(b);
                 b = p;
                 *b = (RecordBlock) { .j = j, .size = bs };
+                RECORD_POISON(b->data, bs - sizeof(RecordBlock));
                 j->rblock = b;
         }
         Record *rec = (Record *) ((char *) b->data + b->used);
@@ -152,13 +160,13 @@ void record_free(Record *rec) {
         if (!rec)
                 return;
         RecordBlock *b = rec->block;
-        RECORD_POISON(rec, rec->size);
+        RECORD_POISON(rec, record_round(rec->size));
         if (--b->live > 0)
                 return;
-        if (b->j->rblock == b)
-                b->used = 0; /* kept for the next records */
-        else
+        if (b->j->rblock != b)
                 block_release(b);
+        else if (RECORD_REUSE)
+                b->used = 0; /* kept for the next records */
 }
 
 void record_blocks_done(Journal *j) {
@@ -287,11 +295,12 @@ int db_insert_record(sqlite3 *db, sqlite3_stmt *st, const Record *rec) {
 }
 
 int journal_insert_record(Journal *j, const Record *rec) {
-        int r = db_insert_record(j->db, j->insert, rec);
-        if (r <= 0)
+        /* rare (salvage, prune): the runs are read back for each record, before it is there (after, it
+         * would be the newest record of its values, in no run yet, and each record would start its own) */
+        int r = runs_load(&j->runs);
+        if (r < 0 || (r = db_insert_record(j->db, j->insert, rec)) <= 0)
                 return r;
-        /* rare (salvage, prune): the runs are read back for each record */
-        if ((r = runs_load(&j->runs)) < 0 || (r = runs_add_record(&j->runs, rec)) < 0 || (r = runs_flush(&j->runs)) < 0)
+        if ((r = runs_add_record(&j->runs, rec)) < 0 || (r = runs_flush(&j->runs)) < 0)
                 return r;
         return 0;
 }

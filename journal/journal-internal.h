@@ -40,7 +40,7 @@
         "  PRIMARY KEY (kind, value, max_ts, first_seq)) WITHOUT ROWID;"
 /* Format 1 → 2, inside a transaction, before runs_build(). */
 #define JOURNAL_RUNS_MIGRATION                                                                       \
-        JOURNAL_RUNS_SCHEMA                                                                          \
+        "DROP TABLE IF EXISTS runs;" JOURNAL_RUNS_SCHEMA                                             \
         "DROP INDEX IF EXISTS events_user; DROP INDEX IF EXISTS events_serial;"                      \
         "DROP INDEX IF EXISTS events_vidpid;"
 
@@ -222,6 +222,11 @@ int journal_insert_record(Journal *j, const Record *rec);
 int db_store_last(sqlite3_stmt *meta, uint64_t seq, const uint8_t hash[static 32]);
 int journal_store_last(Journal *j, uint64_t seq, const uint8_t hash[static 32]);
 int journal_rollback(Journal *j);
+/* Waits until the writer thread holds no transaction and no records: what it inserted ahead is committed
+ * (or, when that fails, rolled back) and it inserts nothing ahead until the next successful commit. For
+ * the caller's own writing transactions (pruning): journal_flush() returns at once while commits fail,
+ * when a commit asked for by journal_append() may still be going on. */
+void journal_queue_settle(Journal *j);
 /* journal_flush() without the retry interval. */
 int journal_flush_now(Journal *j);
 

@@ -226,9 +226,11 @@ int journal_prune(Journal *j, const JournalRetention *rt, uint64_t now) {
                 return -EINVAL;
         if (j->readonly)
                 return -EROFS;
-        /* Commit what is pending if writing works; either way the writer then holds no transaction, and
-         * what stays pending goes into the pruning transaction (a full journal makes room that way). */
+        /* Commit what is pending if writing works; either way the writer then holds no transaction and no
+         * records, and what stays pending goes into the pruning transaction (a full journal makes room
+         * that way). */
         (void) journal_flush(j);
+        journal_queue_settle(j);
         for (int round = 0; round < PRUNE_ROUNDS_MAX && total < JOURNAL_PRUNE_BATCH_MAX; round++) {
                 r = prune_round(j, rt, now, JOURNAL_PRUNE_BATCH_MAX - total);
                 if (r < 0)

@@ -52,8 +52,9 @@ static int append_str(Buf *b, const char *s) {
  * (time, sequence), ?8 limit.
  *
  * By user or device (format 2), the runs of that value lead: each run's stretch of sequences is read and
- * filtered on the records' own columns; the inner query sorts sequences and times only, the outer one
- * reads the bodies of what it kept. "+e.ts" keeps the time index out of that: within a run the rows are
+ * filtered on the records' own columns; the inner query sorts sequences and times only (DISTINCT: runs
+ * that overlap, which only forgery makes and verification reports, must not show a record twice), the
+ * outer one reads the bodies of what it kept. "+e.ts" keeps the time index out of that: within a run the rows are
  * found by sequence. Otherwise, and on a format 1 journal (its column indexes), one filtered SELECT. */
 static int query_sql(Journal *j, const JournalQuery *q, bool by_vidpid, bool desc, Buf *sql) {
         const char *dev_col = by_vidpid ? "dev_vidpid" : "dev_serial";
@@ -66,7 +67,7 @@ static int query_sql(Journal *j, const JournalQuery *q, bool by_vidpid, bool des
                 RunKind kind = q->user ? RUN_USER : by_vidpid ? RUN_VIDPID : RUN_SERIAL;
                 char head[256];
                 snprintf(head, sizeof(head),
-                         "SELECT x.seq, x.ts, x.hash, x.body FROM (SELECT e.seq AS s FROM runs r CROSS JOIN events e "
+                         "SELECT x.seq, x.ts, x.hash, x.body FROM (SELECT DISTINCT e.seq AS s, e.ts AS t FROM runs r CROSS JOIN events e "
                          "ON e.seq BETWEEN r.first_seq AND r.last_seq WHERE r.kind = %d AND r.value = ?%d",
                          (int) kind, q->user ? 4 : 5);
                 ADD(head);
@@ -95,7 +96,7 @@ static int query_sql(Journal *j, const JournalQuery *q, bool by_vidpid, bool des
         }
         const char *order = desc ? " DESC" : "";
         if (runs) {
-                ADD(" ORDER BY +e.ts"), ADD(order), ADD(", e.seq"), ADD(order);
+                ADD(" ORDER BY t"), ADD(order), ADD(", s"), ADD(order);
                 if (q->limit > 0)
                         ADD(" LIMIT ?8");
                 ADD(") AS k CROSS JOIN events x ON x.seq = k.s ORDER BY x.ts"), ADD(order), ADD(", x.seq"), ADD(order);

@@ -12,7 +12,8 @@
  * ranges contain it (journal_verify() checks this: a deleted or narrowed run would hide records from
  * queries). A run may span records with another value or none; queries filter on the record's column.
  * A run is extended only across RUN_GAP_MAX sequences without a value of its kind, so a query never walks
- * far through records of others. Runs of one kind never overlap: a new one starts after the last one ends
+ * far through records of others, and over RUN_SPAN_MAX_USEC of time at most, so a search for a day of a
+ * value that never stops recurring reads about a day of it. Runs of one kind never overlap: a new one starts after the last one ends
  * (the writer inserts sequences in order, and a record already stored adds nothing).
  *
  * The state is read back from the database at the start of each transaction (runs_load()): the
@@ -25,6 +26,10 @@
 
 /* Sequences a run may stretch across records without a value of its kind. */
 #define RUN_GAP_MAX 256
+/* The longest time a run may span: a value that recurs all the time (a service user, a common
+ * vendor:product) would otherwise make one run of the whole journal, and a search for one day of it
+ * would read every record. */
+#define RUN_SPAN_MAX_USEC (24ULL * 3600ULL * 1000000ULL)
 
 static const char *const load_sql =
         "SELECT seq, ts, user_name, dev_serial, dev_vidpid FROM events "
@@ -179,7 +184,9 @@ int runs_add(Runs *rs, uint64_t seq, uint64_t ts, const char *const values[stati
                 Run *run = &rs->run[k];
                 if (!v || !*v)
                         continue;
-                if (run->live && seq > run->last_seq && seq - run->last_seq <= (uint64_t) RUN_GAP_MAX && streq(run->value, v)) {
+                uint64_t lo = ts < run->min_ts ? ts : run->min_ts, hi = ts > run->max_ts ? ts : run->max_ts;
+                if (run->live && seq > run->last_seq && seq - run->last_seq <= (uint64_t) RUN_GAP_MAX &&
+                    hi - lo <= RUN_SPAN_MAX_USEC && streq(run->value, v)) {
                         run->last_seq = seq;
                         if (ts < run->min_ts)
                                 run->min_ts = ts;

@@ -87,10 +87,28 @@ static bool span_column_eq(sqlite3_stmt *st, int i, Span s) {
         return c && (size_t) sqlite3_column_bytes(st, i) == s.n && memcmp(c, s.p, s.n) == 0;
 }
 
+/* The column types the journal writes: ts an integer, the others text (user, serial, vid:pid also
+ * NULL). SQLite converts when a value is read, so without this a user name stored as a BLOB, or a time
+ * stored as TEXT, would read back equal to the body while no search could find the record (a BLOB never
+ * equals the bound text, a TEXT sorts after every integer). */
+static bool column_types_ok(sqlite3_stmt *st) {
+        if (sqlite3_column_type(st, 2) != SQLITE_INTEGER || sqlite3_column_type(st, 3) != SQLITE_TEXT)
+                return false;
+        for (int i = 4; i <= 6; i++) {
+                int t = sqlite3_column_type(st, i);
+                if (t != SQLITE_TEXT && t != SQLITE_NULL)
+                        return false;
+        }
+        return true;
+}
+
 /* Whether the search columns hold what the body says (the same rules as columns_from_body()). */
 static bool columns_match(sqlite3_stmt *st, const RecordFields *f) {
         uint64_t ts;
         Columns c;
+
+        if (!column_types_ok(st))
+                return false;
 
         if (span_has_escape(f->timestamp) || span_has_escape(f->action) || span_has_escape(f->user) ||
             span_has_escape(f->serial) || span_has_escape(f->vendor) || span_has_escape(f->product)) {
@@ -288,6 +306,66 @@ finish:
                 sqlite3_close_v2(db);
 }
 
+/* The runs table itself (format 2), in the caller's transaction: its values of the types the journal
+ * writes, no run reaching past the last record or ending before it starts, and no two runs of one kind
+ * and value overlapping (the writer never makes them; forged ones would show records twice and crowd
+ * others out of a limited listing). A fault goes into *out; 0, or -errno when the check could not be
+ * done. *ret_present: the table exists (verification of the records looks up runs only then). */
+static int check_runs(Journal *j, uint64_t min_seq, uint64_t max_seq, Walk *out, bool *ret_present) {
+        sqlite3_stmt *st = NULL;
+        int64_t prev_kind = -1, prev_last = 0;
+        char prev_value[JOURNAL_COLUMN_MAX + 1] = "";
+        int rc;
+
+        *ret_present = false;
+        rc = sqlite3_prepare_v2(j->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'runs'", -1,
+                                &st, NULL);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+                *ret_present = sqlite3_column_int64(st, 0) > 0;
+        sqlite3_finalize(st);
+        st = NULL;
+        if (rc != SQLITE_ROW)
+                return step_err(rc);
+        if (!*ret_present) {
+                /* a journal of format 2 without its runs: nothing can be found by user or device */
+                set_fault(out, JOURNAL_FAULT_INDEX, min_seq ?: 1,
+                          "the search runs are missing: records are hidden from queries by user or device");
+                return 0;
+        }
+        rc = sqlite3_prepare_v2(j->db,
+                                "SELECT kind, value, first_seq, last_seq, min_ts, max_ts FROM runs "
+                                "ORDER BY kind, value, first_seq",
+                                -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return step_err(rc);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                bool types = sqlite3_column_type(st, 0) == SQLITE_INTEGER && sqlite3_column_type(st, 1) == SQLITE_TEXT;
+                for (int i = 2; i <= 5; i++)
+                        types = types && sqlite3_column_type(st, i) == SQLITE_INTEGER;
+                int64_t kind = sqlite3_column_int64(st, 0), first = sqlite3_column_int64(st, 2),
+                        last = sqlite3_column_int64(st, 3);
+                const char *value = (const char *) sqlite3_column_text(st, 1);
+                uint64_t at = first > 0 && (uint64_t) first > min_seq ? (uint64_t) first : (min_seq ?: 1);
+                bool same = types && value && kind == prev_kind && streq(value, prev_value);
+                if (!types || !value || last < first || (uint64_t) last > max_seq || (same && first <= prev_last)) {
+                        set_fault(out, JOURNAL_FAULT_INDEX, at,
+                                  "a search run from record %" PRId64 " to %" PRId64 " was not written by the journal "
+                                  "(%s): inserted or modified",
+                                  first, last, !types || !value ? "wrong types" : same && first <= prev_last ? "overlaps another" : "out of range");
+                        break;
+                }
+                prev_kind = kind;
+                prev_last = last;
+                snprintf(prev_value, sizeof(prev_value), "%s", value);
+        }
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+                sqlite3_finalize(st);
+                return step_err(rc);
+        }
+        sqlite3_finalize(st);
+        return 0;
+}
+
 static void *walk_thread(void *p) {
         walk(p);
         return NULL;
@@ -402,6 +480,12 @@ static int verify_once(Journal *j, bool parallel, JournalVerifyResult *res, unsi
                 if (n < 1)
                         n = 1;
         }
+        Walk runs_fault = {};
+        bool runs_present = false;
+        /* runs end at the last committed record at most (records deleted from the end: the tail check) */
+        if (j->format >= 2 &&
+            (r = check_runs(j, min_seq, have_last && last_seq > max_seq ? last_seq : max_seq, &runs_fault, &runs_present)) < 0)
+                goto done;
         uint64_t span = max_seq >= min_seq ? max_seq - min_seq + 1 : 0;
         for (unsigned i = 0; i < n; i++) {
                 w[i] = (Walk) {
@@ -411,7 +495,7 @@ static int verify_once(Journal *j, bool parallel, JournalVerifyResult *res, unsi
                         .to = i == n - 1 ? max_seq : min_seq + span / n * (i + 1) - 1,
                         .from_anchor = i == 0,
                         .anchor_seq = anchor_seq,
-                        .runs = j->format >= 2,
+                        .runs = runs_present,
                 };
                 memcpy(w[i].anchor_hash, anchor_hash, sizeof(anchor_hash));
                 if (i == 0 && min_seq == 0)
@@ -448,6 +532,8 @@ static int verify_once(Journal *j, bool parallel, JournalVerifyResult *res, unsi
                 if (w[i].anchor_record_seq > anchor_record)
                         anchor_record = w[i].anchor_record_seq;
         }
+        if (runs_fault.fault != JOURNAL_FAULT_NONE && (!first_fault || runs_fault.fault_seq < first_fault->fault_seq))
+                first_fault = &runs_fault;
         res->intact = true;
         res->last_sequence = last ? last->last_seq : anchor_seq;
         hex_encode(last ? last->last_hash : anchor_hash, JOURNAL_SHA256_SIZE, res->last_hash);

@@ -252,6 +252,22 @@ int journal_queue_commit(Journal *j) {
         return r;
 }
 
+void journal_queue_settle(Journal *j) {
+        if (!j->writer_running || j->owner != getpid())
+                return;
+        pthread_mutex_lock(&j->lock);
+        j->streaming = false; /* nothing inserted ahead from here on */
+        if (j->appended > j->target) {
+                j->target = j->appended; /* what was inserted ahead is committed, or rolled back */
+                pthread_cond_signal(&j->wake_writer);
+        }
+        /* a failed commit sets target back to committed: this ends either way */
+        while (j->target > j->committed)
+                pthread_cond_wait(&j->wake_caller, &j->lock);
+        pthread_mutex_unlock(&j->lock);
+        journal_queue_reap(j);
+}
+
 void journal_queue_reap(Journal *j) {
         pthread_mutex_lock(&j->lock);
         size_t k = (size_t) (j->committed - j->reaped), n = (size_t) (j->appended - j->reaped);

@@ -126,6 +126,18 @@ static Journal *journal_new(const char *path) {
         return j;
 }
 
+/* The first column of the first row of sql, an integer. */
+static int query_u64(sqlite3 *db, const char *sql, uint64_t *ret) {
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                *ret = (uint64_t) sqlite3_column_int64(st, 0);
+                rc = SQLITE_OK;
+        }
+        sqlite3_finalize(st);
+        return rc == SQLITE_OK ? 0 : db_errno(db, rc);
+}
+
 static void close_db(Journal *j) {
         runs_done(&j->runs);
         sqlite3_finalize(j->insert);
@@ -231,6 +243,18 @@ static int check_existing(Journal *j, char **ret_reason) {
         if (f > JOURNAL_DB_FORMAT)
                 return -EPROTONOSUPPORT;
         j->format = (unsigned) f;
+        if (f >= 2) {
+                /* without its runs nothing could be committed: set aside like any damage, the records go
+                 * into a new journal (which builds its runs as it takes them) */
+                uint64_t n = 0;
+                r = query_u64(j->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'runs'", &n);
+                if (r < 0)
+                        return r;
+                if (n == 0) {
+                        *ret_reason = strdup("the search runs table is missing");
+                        return -EBADMSG;
+                }
+        }
 
         rc = sqlite3_prepare_v2(j->db, "PRAGMA quick_check(5)", -1, &st, NULL);
         if (rc == SQLITE_OK)
@@ -253,20 +277,13 @@ static int check_existing(Journal *j, char **ret_reason) {
         return r;
 }
 
-static int count_tables(sqlite3 *db, int64_t *ret) {
-        sqlite3_stmt *st = NULL;
-        int rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL);
-        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-                *ret = sqlite3_column_int64(st, 0);
-                rc = SQLITE_OK;
-        }
-        sqlite3_finalize(st);
-        return rc == SQLITE_OK ? 0 : db_errno(db, rc);
+static int count_tables(sqlite3 *db, uint64_t *ret) {
+        return query_u64(db, "SELECT count(*) FROM sqlite_master", ret);
 }
 
 /* Opens j->path for writing. -EBADMSG with *ret_reason when it must be set aside. */
 static int open_rw(Journal *j, const JournalOptions *opts, char **ret_reason) {
-        int64_t n_tables = 0;
+        uint64_t n_tables = 0;
         int rc, r;
 
         rc = sqlite3_open_v2(j->path, &j->db,
@@ -591,17 +608,6 @@ Journal *journal_close(Journal *j) {
 
 const char *journal_set_aside_path(const Journal *j) {
         return j ? j->set_aside : NULL;
-}
-
-static int query_u64(sqlite3 *db, const char *sql, uint64_t *ret) {
-        sqlite3_stmt *st = NULL;
-        int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-                *ret = (uint64_t) sqlite3_column_int64(st, 0);
-                rc = SQLITE_OK;
-        }
-        sqlite3_finalize(st);
-        return rc == SQLITE_OK ? 0 : db_errno(db, rc);
 }
 
 int journal_get_stats(Journal *j, JournalStats *ret) {
