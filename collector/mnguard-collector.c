@@ -99,7 +99,9 @@ int open_storage(const CollectorConf *c, const char *verb, unsigned n_connection
                         fprintf(stderr, "mnguard-collector %s: storage must be sqlite:PATH or postgresql:CONNINFO\n", verb);
                 else
                         fprintf(stderr, "mnguard-collector %s: cannot open %s: %s\n", verb, e ?: "?",
-                                r == -ECONNREFUSED ? "cannot connect" : strerror(-r));
+                                r == -ECONNREFUSED ? "cannot connect"
+                                : r == -EPROTO ? "its storage format is newer than this collector's (downgrade not supported)"
+                                : strerror(-r));
         }
         return r;
 }

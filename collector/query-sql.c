@@ -95,6 +95,11 @@ int sql_build_events(const EventQuery *q, bool postgres, SqlQuery *ret) {
                 }
         }
         if (q->has_after) {
+                /* the bound on ts alone lets the index on ts start there (the row comparison mixes the events'
+                 * columns with the hosts' host_id, which no index covers) */
+                cond(&b, &first);
+                put(&b, "ts %s ", desc ? "<=" : ">=");
+                param(&b, NULL, (int64_t) q->after_usec);
                 cond(&b, &first);
                 put(&b, "(ts, host_id, seq) %s (", desc ? "<" : ">");
                 param(&b, NULL, (int64_t) q->after_usec);

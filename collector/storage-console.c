@@ -134,10 +134,10 @@ int console_sql_hosts(const ConsoleHostQuery *q, bool postgres, bool count, Cons
                         /* sorting by it: one aggregate over the last day's part of events_ts joined to the hosts
                          * (measured: 40 ms against 100-130 ms for a count per host at 10,000 hosts, 2,000,000
                          * events) */
-                        put(&b, ", COALESCE(r.n, 0) AS recent FROM hosts LEFT JOIN (SELECT host_id, count(*) AS n "
-                                "FROM events WHERE ts >= ");
+                        put(&b, ", COALESCE(r.n, 0) AS recent FROM hosts LEFT JOIN (SELECT host_key, count(*) AS n "
+                                "FROM event_rows WHERE ts >= ");
                         param(&b, NULL, clamp64(q->recent_since_usec));
-                        put(&b, " GROUP BY host_id) r USING (host_id)");
+                        put(&b, " GROUP BY host_key) r USING (host_key)");
                 } else if (recent_sort) {
                         /* SQLite: a count per matching host (an index range each) beats grouping the last day's
                          * events, which needs a sort by host (measured: 41-83 ms against 150-200 ms, same data) */

@@ -2,6 +2,7 @@
 /* PostgreSQL backend: ingest transactions (the host row locked FOR UPDATE, so collectors sharing the
  * database serialize per host; events written with COPY), hosts, event and alert queries. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,8 @@ struct StorageTxn {
         PGconn *c;
         unsigned index;
         char host_id[HOST_ID_LEN + 1];
+        char host_key[24];              /* hosts.host_key as text (the statements' parameter) */
+        int64_t host_key_value;
 };
 
 #define HOST_COLUMNS "host_id, host_name, grp, enrolled, last_seen, first_seq, contiguous_seq, last_seq, n_events, n_broken, " \
@@ -70,7 +73,7 @@ int pg_ingest_begin(Storage *base, const char *host_id, const char *host_name, u
                 goto fail;
         /* creates the row if needed and locks it (ON CONFLICT DO UPDATE takes the row lock), in one round trip */
         r = pg_query_prepared(s, t->index, PG_STMT_HOST_LOCK, "INSERT INTO hosts (host_id) VALUES ($1) ON CONFLICT (host_id) DO UPDATE SET host_id = "
-                           "EXCLUDED.host_id RETURNING " HOST_COLUMNS, 1, v, NULL, NULL, &sel);
+                           "EXCLUDED.host_id RETURNING " HOST_COLUMNS ", host_key", 1, v, NULL, NULL, &sel);
         if (r < 0)
                 goto fail;
         if (PQntuples(sel) != 1) {
@@ -78,6 +81,14 @@ int pg_ingest_begin(Storage *base, const char *host_id, const char *host_name, u
                 goto fail;
         }
         pg_host_from_row(sel, 0, &h);
+        uint64_t key;
+        if (parse_u64(PQgetvalue(sel, 0, 12), &key) < 0 || key > (uint64_t) INT64_MAX) {
+                host_state_done(&h);
+                r = -EIO;
+                goto fail;
+        }
+        t->host_key_value = (int64_t) key;
+        snprintf(t->host_key, sizeof(t->host_key), "%" PRIu64, key);
         if (host_name) {
                 free(h.host_name);
                 h.host_name = strdup(host_name);
@@ -96,9 +107,9 @@ int pg_ingest_existing(StorageTxn *t, uint64_t lo, uint64_t hi, ExistingEvent *o
         snprintf(slo, sizeof(slo), "%llu", (unsigned long long) lo);
         snprintf(shi, sizeof(shi), "%llu", (unsigned long long) (hi > (uint64_t) INT64_MAX ? (uint64_t) INT64_MAX : hi));
         snprintf(smax, sizeof(smax), "%zu", max);
-        const char *v[] = { t->host_id, slo, shi, smax };
+        const char *v[] = { t->host_key, slo, shi, smax };
         _cleanup_(PQclearp) PGresult *res = NULL;
-        int r = pg_query_prepared(t->s, t->index, PG_STMT_EXISTING, "SELECT seq, hash, prev_hash, digest FROM events WHERE host_id = $1 AND seq BETWEEN $2 AND $3 "
+        int r = pg_query_prepared(t->s, t->index, PG_STMT_EXISTING, "SELECT seq, hash, prev_hash, digest FROM event_rows WHERE host_key = $1 AND seq BETWEEN $2 AND $3 "
                                "ORDER BY seq LIMIT $4", 4, v, NULL, NULL, &res);
         if (r < 0)
                 return r;
@@ -118,10 +129,10 @@ int pg_ingest_sequences_after(StorageTxn *t, uint64_t after, uint64_t *out, size
         char safter[24], smax[24];
         snprintf(safter, sizeof(safter), "%llu", (unsigned long long) after);
         snprintf(smax, sizeof(smax), "%zu", max);
-        const char *v[] = { t->host_id, safter, smax };
+        const char *v[] = { t->host_key, safter, smax };
         _cleanup_(PQclearp) PGresult *res = NULL;
         int r = pg_query_prepared(t->s, t->index, PG_STMT_SEQ_AFTER,
-                                  "SELECT seq FROM events WHERE host_id = $1 AND seq > $2 ORDER BY seq LIMIT $3", 3, v, NULL,
+                                  "SELECT seq FROM event_rows WHERE host_key = $1 AND seq > $2 ORDER BY seq LIMIT $3", 3, v, NULL,
                                   NULL, &res);
         if (r < 0)
                 return r;
@@ -193,11 +204,11 @@ static int copy_header(CopyBuf *b) {
         return 0;
 }
 
-static int copy_row(CopyBuf *b, const char *host_id, const IngestRecord *r, uint64_t received) {
+static int copy_row(CopyBuf *b, int64_t host_key, const IngestRecord *r, uint64_t received) {
         if (copy_reserve(b, 2) < 0)
                 return -ENOMEM;
         put_be(b, 13, 2);
-        if (copy_field(b, host_id, HOST_ID_LEN) < 0 || copy_int(b, r->sequence, 8) < 0 ||
+        if (copy_int(b, (uint64_t) host_key, 8) < 0 || copy_int(b, r->sequence, 8) < 0 ||
             copy_int(b, r->timestamp_usec, 8) < 0 || copy_int(b, received, 8) < 0 || copy_str(b, r->action) < 0 ||
             copy_str(b, r->user_name) < 0 || copy_str(b, r->dev_serial) < 0 ||
             copy_str(b, r->dev_vidpid[0] ? r->dev_vidpid : NULL) < 0 || copy_int(b, r->flags, 4) < 0 ||
@@ -220,11 +231,11 @@ static int insert_rows(StorageTxn *t, IngestRecord *const *records, size_t n, ui
                 pg_bytea_text(r->hash, hash);
                 pg_bytea_text(r->prev_hash, prev);
                 pg_bytea_text(r->digest, digest);
-                const char *v[] = { t->host_id, seq, ts, recv, r->action, r->user_name, r->dev_serial,
+                const char *v[] = { t->host_key, seq, ts, recv, r->action, r->user_name, r->dev_serial,
                                     r->dev_vidpid[0] ? r->dev_vidpid : NULL, flags, hash, prev, digest, r->json };
                 int lengths[13] = { [12] = (int) r->json_len };
                 _cleanup_(PQclearp) PGresult *res = NULL;
-                int k = pg_query_prepared(t->s, t->index, PG_STMT_INSERT_EVENT, "INSERT INTO events (host_id, seq, ts, received, action, user_name, dev_serial, "
+                int k = pg_query_prepared(t->s, t->index, PG_STMT_INSERT_EVENT, "INSERT INTO event_rows (host_key, seq, ts, received, action, user_name, dev_serial, "
                                        "dev_vidpid, flags, hash, prev_hash, digest, body) "
                                        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                                  13, v, lengths, NULL, &res);
@@ -239,14 +250,14 @@ int pg_ingest_insert(StorageTxn *t, IngestRecord *const *records, size_t n, uint
         int r = 0;
         if (n <= PG_INSERT_ROWS_MAX)
                 return insert_rows(t, records, n, received_usec);
-        _cleanup_(PQclearp) PGresult *start = PQexec(t->c, "COPY events (host_id, seq, ts, received, action, user_name, "
+        _cleanup_(PQclearp) PGresult *start = PQexec(t->c, "COPY event_rows (host_key, seq, ts, received, action, user_name, "
                                                            "dev_serial, dev_vidpid, flags, hash, prev_hash, digest, body) "
                                                            "FROM STDIN (FORMAT binary)");
         if (!start || PQresultStatus(start) != PGRES_COPY_IN)
                 return pg_result_errno(t->c, start);
         r = copy_header(&b);
         for (size_t i = 0; i < n && r >= 0; i++) {
-                r = copy_row(&b, t->host_id, records[i], received_usec);
+                r = copy_row(&b, t->host_key_value, records[i], received_usec);
                 if (r >= 0 && i + 1 == n && (r = copy_reserve(&b, 2)) >= 0)
                         put_be(&b, UINT16_MAX, 2); /* the trailer: -1 */
                 if (r >= 0 && (b.len >= PG_COPY_CHUNK || i + 1 == n)) {

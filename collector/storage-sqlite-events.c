@@ -12,6 +12,7 @@
 struct StorageTxn {
         SqliteStorage *s;
         char host_id[HOST_ID_LEN + 1];
+        int64_t host_key;               /* hosts.host_key: what event_rows keeps */
 };
 
 #define HOST_COLUMNS "host_id, host_name, grp, enrolled, last_seen, first_seq, contiguous_seq, last_seq, n_events, n_broken, " \
@@ -19,23 +20,23 @@ struct StorageTxn {
 
 int sqlite_events_prepare(SqliteStorage *s) {
         int r;
-        r = sqlite_prepare(s->writer, "INSERT INTO events (host_id, seq, ts, received, action, user_name, dev_serial, "
+        r = sqlite_prepare(s->writer, "INSERT INTO event_rows (host_key, seq, ts, received, action, user_name, dev_serial, "
                                       "dev_vidpid, flags, hash, prev_hash, digest, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            &s->st_insert);
         if (r < 0)
                 return r;
-        r = sqlite_prepare(s->writer, "SELECT seq, hash, prev_hash, digest FROM events WHERE host_id = ? AND seq BETWEEN ? AND ? "
+        r = sqlite_prepare(s->writer, "SELECT seq, hash, prev_hash, digest FROM event_rows WHERE host_key = ? AND seq BETWEEN ? AND ? "
                                       "ORDER BY seq LIMIT ?", &s->st_existing);
         if (r < 0)
                 return r;
-        r = sqlite_prepare(s->writer, "SELECT seq FROM events WHERE host_id = ? AND seq > ? ORDER BY seq LIMIT ?", &s->st_after);
+        r = sqlite_prepare(s->writer, "SELECT seq FROM event_rows WHERE host_key = ? AND seq > ? ORDER BY seq LIMIT ?", &s->st_after);
         if (r < 0)
                 return r;
         r = sqlite_prepare(s->writer, "INSERT INTO alerts (host_id, created, kind, seq, seq_end, detail, body) "
                                       "VALUES (?, ?, ?, ?, ?, ?, ?)", &s->st_alert);
         if (r < 0)
                 return r;
-        r = sqlite_prepare(s->writer, "SELECT " HOST_COLUMNS " FROM hosts WHERE host_id = ?", &s->st_host_get);
+        r = sqlite_prepare(s->writer, "SELECT " HOST_COLUMNS ", host_key FROM hosts WHERE host_id = ?", &s->st_host_get);
         if (r < 0)
                 return r;
         r = sqlite_prepare(s->writer, "INSERT OR IGNORE INTO hosts (host_id) VALUES (?)", &s->st_host_new);
@@ -117,8 +118,12 @@ int sqlite_ingest_begin(Storage *base, const char *host_id, const char *host_nam
                 goto rollback;
         sqlite3_bind_text(s->st_host_get, 1, host_id, -1, SQLITE_STATIC);
         int rc = sqlite3_step(s->st_host_get);
-        if (rc == SQLITE_ROW)
+        if (rc == SQLITE_ROW) {
                 sqlite_host_from_row(s->st_host_get, &h);
+                t->host_key = sqlite3_column_int64(s->st_host_get, 12);
+                if (sqlite3_column_type(s->st_host_get, 12) != SQLITE_INTEGER)
+                        rc = SQLITE_CORRUPT;
+        }
         sqlite3_reset(s->st_host_get);
         sqlite3_clear_bindings(s->st_host_get);
         if (rc != SQLITE_ROW) {
@@ -152,7 +157,7 @@ int sqlite_ingest_existing(StorageTxn *t, uint64_t lo, uint64_t hi, ExistingEven
         sqlite3_stmt *st = t->s->st_existing;
         size_t n = 0;
         int rc;
-        sqlite3_bind_text(st, 1, t->host_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 1, t->host_key);
         sqlite3_bind_int64(st, 2, (int64_t) lo);
         sqlite3_bind_int64(st, 3, hi > (uint64_t) INT64_MAX ? INT64_MAX : (int64_t) hi);
         sqlite3_bind_int64(st, 4, (int64_t) max);
@@ -178,7 +183,7 @@ int sqlite_ingest_sequences_after(StorageTxn *t, uint64_t after, uint64_t *out, 
         sqlite3_stmt *st = t->s->st_after;
         size_t n = 0;
         int rc;
-        sqlite3_bind_text(st, 1, t->host_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 1, t->host_key);
         sqlite3_bind_int64(st, 2, (int64_t) after);
         sqlite3_bind_int64(st, 3, (int64_t) max);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max)
@@ -191,31 +196,42 @@ int sqlite_ingest_sequences_after(StorageTxn *t, uint64_t after, uint64_t *out, 
         return 0;
 }
 
+/* Every parameter is bound for every row (NULL explicitly), so the statement is only reset in between. */
 int sqlite_ingest_insert(StorageTxn *t, IngestRecord *const *records, size_t n, uint64_t received_usec) {
         sqlite3_stmt *st = t->s->st_insert;
-        for (size_t i = 0; i < n; i++) {
+        int r = 0;
+        for (size_t i = 0; i < n && r >= 0; i++) {
                 const IngestRecord *rec = records[i];
-                sqlite3_bind_text(st, 1, t->host_id, HOST_ID_LEN, SQLITE_STATIC);
+                sqlite3_bind_int64(st, 1, t->host_key);
                 sqlite3_bind_int64(st, 2, (int64_t) rec->sequence);
                 sqlite3_bind_int64(st, 3, (int64_t) rec->timestamp_usec);
                 sqlite3_bind_int64(st, 4, (int64_t) received_usec);
                 sqlite3_bind_text(st, 5, rec->action, -1, SQLITE_STATIC);
                 if (rec->user_name)
                         sqlite3_bind_text(st, 6, rec->user_name, -1, SQLITE_STATIC);
+                else
+                        sqlite3_bind_null(st, 6);
                 if (rec->dev_serial)
                         sqlite3_bind_text(st, 7, rec->dev_serial, -1, SQLITE_STATIC);
+                else
+                        sqlite3_bind_null(st, 7);
                 if (rec->dev_vidpid[0])
                         sqlite3_bind_text(st, 8, rec->dev_vidpid, -1, SQLITE_STATIC);
+                else
+                        sqlite3_bind_null(st, 8);
                 sqlite3_bind_int(st, 9, (int) rec->flags);
                 sqlite3_bind_blob(st, 10, rec->hash, SHA256_SIZE, SQLITE_STATIC);
                 sqlite3_bind_blob(st, 11, rec->prev_hash, SHA256_SIZE, SQLITE_STATIC);
                 sqlite3_bind_blob(st, 12, rec->digest, SHA256_SIZE, SQLITE_STATIC);
                 sqlite3_bind_text(st, 13, rec->json, (int) rec->json_len, SQLITE_STATIC);
-                int r = step_done(st);
-                if (r < 0)
-                        return r;
+                int rc = sqlite3_step(st);
+                sqlite3_reset(st);
+                if (rc != SQLITE_DONE)
+                        r = sqlite_errno(rc) ?: -EIO;
         }
-        return 0;
+        /* no pointer into this batch's records stays bound */
+        sqlite3_clear_bindings(st);
+        return r;
 }
 
 int sqlite_ingest_alert(StorageTxn *t, const AlertRecord *a) {

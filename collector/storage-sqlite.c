@@ -10,24 +10,41 @@
 #include <string.h>
 
 #include "storage-sqlite.h"
+#include "strutil.h"
 
+/* The storage format this collector writes (meta 'format'). 1: events keyed by the host id text; 2: events
+ * keyed by the host's integer key (hosts.host_key), read through the view "events". */
+#define COLLECTOR_SQLITE_FORMAT 2
+
+/* Events carry the host's integer key, not its 32-character id: smaller index entries, integer comparisons
+ * (measured in docs/performance.md). Readers see host_id through the view "events". A host's key is given
+ * when its row is made (the trigger), one more than the largest. */
 static const char schema[] =
         "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;"
         "CREATE TABLE IF NOT EXISTS hosts (host_id TEXT PRIMARY KEY NOT NULL, host_name TEXT, grp TEXT,"
         "  enrolled INTEGER NOT NULL DEFAULT 0, last_seen INTEGER NOT NULL DEFAULT 0,"
         "  first_seq INTEGER NOT NULL DEFAULT 0, contiguous_seq INTEGER NOT NULL DEFAULT 0,"
         "  last_seq INTEGER NOT NULL DEFAULT 0, n_events INTEGER NOT NULL DEFAULT 0,"
-        "  n_broken INTEGER NOT NULL DEFAULT 0, chain TEXT NOT NULL DEFAULT 'empty');"
-        "CREATE TABLE IF NOT EXISTS events (host_id TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL,"
+        "  n_broken INTEGER NOT NULL DEFAULT 0, chain TEXT NOT NULL DEFAULT 'empty', host_key INTEGER);"
+        "CREATE UNIQUE INDEX IF NOT EXISTS hosts_key ON hosts (host_key);"
+        "CREATE TRIGGER IF NOT EXISTS hosts_key_new AFTER INSERT ON hosts WHEN NEW.host_key IS NULL BEGIN"
+        "  UPDATE hosts SET host_key = (SELECT IFNULL(MAX(host_key), 0) + 1 FROM hosts) WHERE host_id = NEW.host_id;"
+        "  END;"
+        "CREATE TABLE IF NOT EXISTS event_rows (host_key INTEGER NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL,"
         "  received INTEGER NOT NULL, action TEXT NOT NULL, user_name TEXT, dev_serial TEXT, dev_vidpid TEXT,"
         "  flags INTEGER NOT NULL, hash BLOB NOT NULL, prev_hash BLOB NOT NULL, digest BLOB NOT NULL,"
         "  body TEXT NOT NULL);"
-        "CREATE UNIQUE INDEX IF NOT EXISTS events_host_seq ON events (host_id, seq);"
-        "CREATE INDEX IF NOT EXISTS events_host_ts ON events (host_id, ts, seq);"
-        "CREATE INDEX IF NOT EXISTS events_ts ON events (ts, host_id, seq);"
-        "CREATE INDEX IF NOT EXISTS events_user ON events (user_name, ts) WHERE user_name IS NOT NULL;"
-        "CREATE INDEX IF NOT EXISTS events_serial ON events (dev_serial, ts) WHERE dev_serial IS NOT NULL;"
-        "CREATE INDEX IF NOT EXISTS events_vidpid ON events (dev_vidpid, ts) WHERE dev_vidpid IS NOT NULL;"
+        "CREATE UNIQUE INDEX IF NOT EXISTS events_host_seq ON event_rows (host_key, seq);"
+        "CREATE INDEX IF NOT EXISTS events_host_ts ON event_rows (host_key, ts, seq);"
+        "CREATE INDEX IF NOT EXISTS events_ts ON event_rows (ts, host_key, seq);"
+        "CREATE INDEX IF NOT EXISTS events_user ON event_rows (user_name, ts) WHERE user_name IS NOT NULL;"
+        "CREATE INDEX IF NOT EXISTS events_serial ON event_rows (dev_serial, ts) WHERE dev_serial IS NOT NULL;"
+        "CREATE INDEX IF NOT EXISTS events_vidpid ON event_rows (dev_vidpid, ts) WHERE dev_vidpid IS NOT NULL;"
+        "CREATE VIEW IF NOT EXISTS events AS SELECT h.host_id AS host_id, e.seq AS seq, e.ts AS ts,"
+        "  e.received AS received, e.action AS action, e.user_name AS user_name, e.dev_serial AS dev_serial,"
+        "  e.dev_vidpid AS dev_vidpid, e.flags AS flags, e.hash AS hash, e.prev_hash AS prev_hash,"
+        "  e.digest AS digest, e.body AS body, e.host_key AS host_key"
+        "  FROM event_rows e JOIN hosts h ON h.host_key = e.host_key;"
         "CREATE TABLE IF NOT EXISTS alerts (id INTEGER PRIMARY KEY, host_id TEXT NOT NULL, created INTEGER NOT NULL,"
         "  kind TEXT NOT NULL, seq INTEGER NOT NULL, seq_end INTEGER NOT NULL, detail TEXT NOT NULL, body TEXT);"
         "CREATE INDEX IF NOT EXISTS alerts_host ON alerts (host_id, id);"
@@ -44,7 +61,68 @@ static const char schema[] =
         "CREATE TABLE IF NOT EXISTS tickets (id INTEGER PRIMARY KEY AUTOINCREMENT, host_id TEXT NOT NULL,"
         "  ticket_id TEXT NOT NULL UNIQUE, queued INTEGER NOT NULL, queued_by TEXT NOT NULL, data BLOB NOT NULL);"
         "CREATE INDEX IF NOT EXISTS tickets_host ON tickets (host_id, id);"
-        "INSERT OR IGNORE INTO meta (key, value) VALUES ('format', '1');";
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('format', '2');"
+        "UPDATE meta SET value = '2' WHERE key = 'format' AND value = '1';";
+
+/* Format 1 → 2 at the first start of this version, in the schema transaction (all or nothing): every host
+ * gets its key (a host row missing for some events is made first) and the events are copied into
+ * event_rows with it; the indexes are built afterwards by the schema. The file needs room for the copy
+ * while it is made; VACUUM afterwards gives the old pages back to the file system. */
+static const char convert_1_to_2[] =
+        "INSERT OR IGNORE INTO hosts (host_id) SELECT DISTINCT host_id FROM events;"
+        "ALTER TABLE hosts ADD COLUMN host_key INTEGER;"
+        "UPDATE hosts SET host_key = rowid;"
+        "DROP INDEX IF EXISTS events_host_seq; DROP INDEX IF EXISTS events_host_ts; DROP INDEX IF EXISTS events_ts;"
+        "DROP INDEX IF EXISTS events_user; DROP INDEX IF EXISTS events_serial; DROP INDEX IF EXISTS events_vidpid;"
+        "CREATE TABLE event_rows (host_key INTEGER NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL,"
+        "  received INTEGER NOT NULL, action TEXT NOT NULL, user_name TEXT, dev_serial TEXT, dev_vidpid TEXT,"
+        "  flags INTEGER NOT NULL, hash BLOB NOT NULL, prev_hash BLOB NOT NULL, digest BLOB NOT NULL,"
+        "  body TEXT NOT NULL);"
+        "INSERT INTO event_rows SELECT h.host_key, e.seq, e.ts, e.received, e.action, e.user_name, e.dev_serial,"
+        "  e.dev_vidpid, e.flags, e.hash, e.prev_hash, e.digest, e.body FROM events e JOIN hosts h USING (host_id)"
+        "  ORDER BY e.rowid;"
+        "DROP TABLE events;";
+
+/* Brings the schema to COLLECTOR_SQLITE_FORMAT, in one transaction. -EPROTO: a newer format. */
+static int sqlite_schema(sqlite3 *db) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        bool convert = false;
+        int r = sqlite_exec_sql(db, "BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
+        r = sqlite_prepare(db, "SELECT (SELECT type FROM sqlite_master WHERE name = 'events'), "
+                               "(SELECT count(*) FROM sqlite_master WHERE name = 'meta')", &st);
+        if (r >= 0) {
+                int rc = sqlite3_step(st);
+                if (rc == SQLITE_ROW) {
+                        const char *type = (const char *) sqlite3_column_text(st, 0);
+                        convert = type && strcmp(type, "table") == 0;
+                        bool has_meta = sqlite3_column_int(st, 1) > 0;
+                        sqlite3_finalize(TAKE_PTR(st));
+                        if (has_meta)
+                                r = sqlite_prepare(db, "SELECT value FROM meta WHERE key = 'format'", &st);
+                        if (r >= 0 && has_meta && sqlite3_step(st) == SQLITE_ROW) {
+                                uint64_t format = 0;
+                                const char *v = (const char *) sqlite3_column_text(st, 0);
+                                if (!v || parse_u64(v, &format) < 0 || format > COLLECTOR_SQLITE_FORMAT)
+                                        r = -EPROTO;
+                        }
+                } else
+                        r = sqlite_errno(rc);
+        }
+        sqlite3_finalize(TAKE_PTR(st));
+        if (r >= 0 && convert)
+                r = sqlite_exec_sql(db, convert_1_to_2);
+        if (r >= 0)
+                r = sqlite_exec_sql(db, schema);
+        if (r >= 0)
+                r = sqlite_console_schema(db);
+        if (r >= 0)
+                r = sqlite_exec_sql(db, "COMMIT");
+        if (r < 0)
+                (void) sqlite_exec_sql(db, "ROLLBACK");
+        return r;
+}
 
 int sqlite_errno(int rc) {
         switch (rc & 0xff) {
@@ -145,9 +223,7 @@ static int sqlite_open(const char *location, unsigned n_connections, Storage **r
         r = open_connection(location, false, &s->writer);
         if (r < 0)
                 goto fail;
-        r = sqlite_exec_sql(s->writer, schema);
-        if (r >= 0)
-                r = sqlite_console_schema(s->writer);
+        r = sqlite_schema(s->writer);
         if (r < 0)
                 goto fail;
         r = sqlite_events_prepare(s);

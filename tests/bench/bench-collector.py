@@ -10,7 +10,7 @@ Usage: bench-collector.py BUILD_DIR. Each part is bounded; everything lives in a
 removed afterwards. Sizes: BENCH_COLLECTOR_EVENTS, _TERMINALS, _SECONDS, _QUERY_EVENTS, _QUERY_HOSTS;
 BENCH_COLLECTOR_BATCH (records per drain batch, default 1,000 as
 the agent); BENCH_COLLECTOR_PG=0 skips PostgreSQL, BENCH_COLLECTOR_SQLITE=0 SQLite; BENCH_COLLECTOR_PARTS=drain,terminals,query
-picks parts."""
+picks parts; BENCH_COLLECTOR_PG_SETTINGS adds server options to the private cluster (e.g. "-c shared_buffers=1GB")."""
 
 import os
 import subprocess
@@ -31,6 +31,7 @@ SECONDS = int(os.environ.get("BENCH_COLLECTOR_SECONDS", "30"))
 QUERY_EVENTS = int(os.environ.get("BENCH_COLLECTOR_QUERY_EVENTS", "10000000"))
 QUERY_HOSTS = int(os.environ.get("BENCH_COLLECTOR_QUERY_HOSTS", "1000"))
 PARTS = os.environ.get("BENCH_COLLECTOR_PARTS", "drain,terminals,query").split(",")
+PG_SETTINGS = os.environ.get("BENCH_COLLECTOR_PG_SETTINGS", "")
 BATCH = int(os.environ.get("BENCH_COLLECTOR_BATCH", "1000"))  # the agent posts at most 1,000 records (REPORTER_BATCH_MAX_RECORDS)
 
 
@@ -55,6 +56,7 @@ def storages(base):
         log("PostgreSQL skipped: " + why)
         return
     pg = ct.Postgres(base)
+    pg.settings = PG_SETTINGS
     pg.init()
     pg.start()
     try:

@@ -47,6 +47,7 @@ class Postgres:
         self.data = os.path.join(base, "pgdata")
         self.port = free_port()
         self.started = False
+        self.settings = ""      # more "-c name=value" options for the server
 
     @staticmethod
     def available():
@@ -73,7 +74,7 @@ class Postgres:
 
     def start(self):
         opts = (f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.data} "
-                f"-c fsync=off -c max_connections=200")
+                f"-c fsync=off -c max_connections=200 {self.settings}")
         self._as_postgres([f"{PG_BIN}/pg_ctl", "-D", self.data, "-w", "-t", "60", "-l",
                            os.path.join(self.data, "log"), "-o", opts, "start"])
         self.started = True

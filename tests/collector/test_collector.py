@@ -487,6 +487,137 @@ class CollectorTest(unittest.TestCase):
                 db.close()
 
 
+# The storage format 1 (events keyed by the host id text), as a collector before format 2 made it: the upgrade
+# test starts the current collector on such a database.
+FORMAT1_SQLITE = """
+CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE hosts (host_id TEXT PRIMARY KEY NOT NULL, host_name TEXT, grp TEXT,
+  enrolled INTEGER NOT NULL DEFAULT 0, last_seen INTEGER NOT NULL DEFAULT 0,
+  first_seq INTEGER NOT NULL DEFAULT 0, contiguous_seq INTEGER NOT NULL DEFAULT 0,
+  last_seq INTEGER NOT NULL DEFAULT 0, n_events INTEGER NOT NULL DEFAULT 0,
+  n_broken INTEGER NOT NULL DEFAULT 0, chain TEXT NOT NULL DEFAULT 'empty');
+CREATE TABLE events (host_id TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL,
+  received INTEGER NOT NULL, action TEXT NOT NULL, user_name TEXT, dev_serial TEXT, dev_vidpid TEXT,
+  flags INTEGER NOT NULL, hash BLOB NOT NULL, prev_hash BLOB NOT NULL, digest BLOB NOT NULL, body TEXT NOT NULL);
+CREATE UNIQUE INDEX events_host_seq ON events (host_id, seq);
+CREATE INDEX events_host_ts ON events (host_id, ts, seq);
+CREATE INDEX events_ts ON events (ts, host_id, seq);
+CREATE INDEX events_user ON events (user_name, ts) WHERE user_name IS NOT NULL;
+INSERT INTO meta VALUES ('format', '1');
+"""
+FORMAT1_PG = """
+CREATE TABLE mnguard_meta (key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE hosts (host_id text COLLATE "C" PRIMARY KEY, host_name text, grp text,
+  enrolled bigint NOT NULL DEFAULT 0, last_seen bigint NOT NULL DEFAULT 0,
+  first_seq bigint NOT NULL DEFAULT 0, contiguous_seq bigint NOT NULL DEFAULT 0,
+  last_seq bigint NOT NULL DEFAULT 0, n_events bigint NOT NULL DEFAULT 0,
+  n_broken bigint NOT NULL DEFAULT 0, chain text NOT NULL DEFAULT 'empty');
+CREATE TABLE events (host_id text COLLATE "C" NOT NULL, seq bigint NOT NULL, ts bigint NOT NULL,
+  received bigint NOT NULL, action text COLLATE "C" NOT NULL, user_name text COLLATE "C",
+  dev_serial text COLLATE "C", dev_vidpid text COLLATE "C", flags integer NOT NULL, hash bytea NOT NULL,
+  prev_hash bytea NOT NULL, digest bytea NOT NULL, body text NOT NULL) PARTITION BY RANGE (ts);
+CREATE INDEX events_host_seq ON events (host_id, seq);
+CREATE INDEX events_host_ts ON events (host_id, ts, seq);
+CREATE INDEX events_ts ON events (ts, host_id, seq);
+CREATE INDEX events_user ON events (user_name, ts) WHERE user_name IS NOT NULL;
+CREATE TABLE events_default PARTITION OF events DEFAULT;
+CREATE TABLE events_202511 PARTITION OF events FOR VALUES FROM (1761955200000000) TO (1764547200000000);
+INSERT INTO mnguard_meta VALUES ('format', '1');
+"""
+
+
+class UpgradeTest(unittest.TestCase):
+    """A database of format 1 is converted at start: its records are read back and its chains go on."""
+
+    def test_format1_converted(self):
+        with tempfile.TemporaryDirectory(prefix="mnguard-collector-upgrade-") as base:
+            pg = None
+            storage = None
+            if BACKEND == "postgresql":
+                pg = ct.Postgres(base)
+                pg.init()
+                pg.start()
+                storage = "postgresql:" + pg.conninfo
+            try:
+                self.run_upgrade(base, pg, storage)
+            finally:
+                if pg:
+                    pg.stop()
+
+    def run_upgrade(self, base, pg, storage):
+        h = hid(90)
+        lines = ct.make_events(base, h, "mn-pc-old", 6, T0, HOUR)
+        recs = [json.loads(l) for l in lines]
+        rows = []
+        for rec in recs[:3]:
+            ts = T0 + (rec["event"]["sequence"] - 1) * HOUR
+            digest = rec["mnguard"]["hash"]
+            rows.append((h, rec["event"]["sequence"], ts, ts, rec["event"]["action"], rec["mnguard"]["hash"],
+                         rec["mnguard"]["prev_hash"], digest))
+        c = ct.Collector(base, storage)
+        if pg:
+            pg.sql(FORMAT1_PG)
+            pg.sql(f"INSERT INTO hosts (host_id, first_seq, contiguous_seq, last_seq, n_events, chain) "
+                   f"VALUES ('{h}', 1, 3, 3, 3, 'intact')")
+            for (hh, seq, ts, recv, action, hsh, prev, dig), line in zip(rows, lines):
+                body = line.replace("'", "''")
+                pg.sql(f"INSERT INTO events VALUES ('{hh}', {seq}, {ts}, {recv}, '{action}', NULL, NULL, NULL, 0, "
+                       f"'\\x{hsh}', '\\x{prev}', '\\x{dig}', '{body}')")
+        else:
+            os.makedirs(c.dir, exist_ok=True)
+            db = sqlite3.connect(os.path.join(c.dir, "collector.db"))
+            db.executescript(FORMAT1_SQLITE)
+            db.execute("INSERT INTO hosts (host_id, first_seq, contiguous_seq, last_seq, n_events, chain) "
+                       "VALUES (?, 1, 3, 3, 3, 'intact')", (h,))
+            for (hh, seq, ts, recv, action, hsh, prev, dig), line in zip(rows, lines):
+                db.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, 0, ?, ?, ?, ?)",
+                           (hh, seq, ts, recv, action, bytes.fromhex(hsh), bytes.fromhex(prev), bytes.fromhex(dig),
+                            line))
+            db.commit()
+            db.close()
+        c.init_ca()
+        # converted by the first verb that opens it; the records as they were received
+        out = c.cli("query", "--host", h, "--json").stdout
+        self.assertEqual(out.splitlines(), lines[:3])
+
+        def sql(q):
+            if pg:
+                return pg.sql(q)
+            db = sqlite3.connect(f"file:{c.dir}/collector.db?mode=ro", uri=True)
+            try:
+                return "|".join(str(v) for v in db.execute(q).fetchone())
+            finally:
+                db.close()
+        self.assertEqual(sql("SELECT value FROM " + ("mnguard_meta" if pg else "meta") + " WHERE key = 'format'"), "2")
+        self.assertEqual(sql("SELECT count(*) FROM event_rows WHERE host_key IS NOT NULL"), "3")
+
+        # the chain goes on from the converted rows: a re-send is duplicates, the rest follows, intact
+        c.cli("issue-host-cert", "--host", h, "--out", os.path.join(base, "old"))
+        c.start()
+        try:
+            cl = ct.Client(c, os.path.join(base, "old.crt"), os.path.join(base, "old.key"))
+            status, reply = cl.post_events(lines[1:])
+            self.assertEqual(status, 200, reply)
+            self.assertEqual((reply["duplicates"], reply["stored"], reply["acked_sequence"], reply["chain"]),
+                             (2, 3, 6, "intact"))
+            cl.close()
+        finally:
+            c.stop()
+        self.assertEqual(c.cli("query", "--host", h, "--json").stdout.splitlines(), lines)
+
+        # a format newer than this collector's is refused, with the reason
+        if pg:
+            pg.sql("UPDATE mnguard_meta SET value = '3' WHERE key = 'format'")
+        else:
+            db = sqlite3.connect(os.path.join(c.dir, "collector.db"))
+            db.execute("UPDATE meta SET value = '3' WHERE key = 'format'")
+            db.commit()
+            db.close()
+        r = c.cli("hosts", check=False)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("storage format is newer", r.stderr)
+
+
 class LimitsTest(unittest.TestCase):
     """Slow clients and too many connections, on a collector with tight limits."""
 

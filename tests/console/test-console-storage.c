@@ -81,7 +81,7 @@ static void test_sql(void **state) {
 
         q.sort = CONSOLE_SORT_RECENT;
         assert_int_equal(console_sql_hosts(&q, true, false, &s), 0);
-        assert_non_null(strstr(s.sql, "LEFT JOIN (SELECT host_id, count(*)"));
+        assert_non_null(strstr(s.sql, "LEFT JOIN (SELECT host_key, count(*)"));
         console_sql_done(&s);
 
         assert_int_equal(console_sql_hosts(&q, false, true, &s), 0);
