@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "journal.h"
 #include "storage-sqlite.h"
 #include "strutil.h"
 
@@ -168,6 +169,7 @@ static int open_connection(const char *path, bool readonly, sqlite3 **ret) {
         int flags = (readonly ? SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
                               : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX) |
                     SQLITE_OPEN_EXRESCODE;
+        journal_sqlite_init();
         int rc = sqlite3_open_v2(path, &db, flags, NULL);
         if (rc != SQLITE_OK) {
                 sqlite3_close_v2(db);

@@ -474,7 +474,7 @@ static void sqlite_setup(void) {
         (void) sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
-static void sqlite_setup_once(void) {
+void journal_sqlite_init(void) {
         static pthread_once_t once = PTHREAD_ONCE_INIT;
         (void) pthread_once(&once, sqlite_setup);
 }
@@ -488,7 +488,7 @@ int journal_open(const char *path, const JournalOptions *opts, Journal **ret) {
                 return -EINVAL;
         if (sodium_init() < 0)
                 return -EIO;
-        sqlite_setup_once();
+        journal_sqlite_init();
         j = journal_new(path);
         if (!j)
                 return -ENOMEM;
@@ -548,7 +548,7 @@ int journal_open_readonly(const char *path, Journal **ret) {
                 return -EINVAL;
         if (sodium_init() < 0)
                 return -EIO;
-        sqlite_setup_once();
+        journal_sqlite_init();
         j = journal_new(path);
         if (!j)
                 return -ENOMEM;

@@ -23,6 +23,10 @@
 
 #include "macro.h"
 
+/* Process-wide SQLite settings of mnguard's programs (allocation statistics off: a mutex taken on every
+ * allocation of every connection). Before SQLite is first used; journal_open() calls it. */
+void journal_sqlite_init(void);
+
 /* The format of an export file (its manifest says it); the database's is JOURNAL_DB_FORMAT. */
 #define JOURNAL_EXPORT_FORMAT 1
 
