@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "macro.h"
 #include "removable-patterns.h"
 #include "strutil.h"
@@ -303,23 +304,10 @@ static void interface_classify(MnInterface *iface, bool mtp_hint) {
 /* Reads the sysfs attribute name of the directory dfd: at most size bytes into buf. */
 static int read_at(int dfd, const char *name, void *buf, size_t size, size_t *ret_n) {
         _cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-        size_t n = 0;
 
         if (fd < 0)
                 return -errno;
-        while (n < size) {
-                ssize_t k = read(fd, (char *) buf + n, size - n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-        }
-        *ret_n = n;
-        return 0;
+        return read_up_to(fd, buf, size, ret_n);
 }
 
 /* A sysfs attribute of the directory dfd exactly as libudev's udev_device_get_sysattr_value() gives it:

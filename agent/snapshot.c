@@ -49,6 +49,7 @@ int snapshot_load(const char *state_dir, Policy **ret) {
         _cleanup_free_ char *buf = NULL;
         struct stat st;
         size_t n = 0;
+        int r;
 
         if (isempty(state_dir))
                 return -EINVAL;
@@ -76,17 +77,8 @@ int snapshot_load(const char *state_dir, Policy **ret) {
         buf = malloc(size + 2);
         if (!buf)
                 return -ENOMEM;
-        while (n < size + 1) {
-                ssize_t k = read(fd, buf + n, size + 1 - n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-        }
+        if ((r = read_up_to(fd, buf, size + 1, &n)) < 0)
+                return r;
         if (n != size)
                 return -EBUSY;
         buf[n] = 0;

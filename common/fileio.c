@@ -10,6 +10,23 @@
 
 #include "macro.h"
 
+int read_up_to(int fd, void *buf, size_t size, size_t *ret_n) {
+        size_t n = 0;
+        while (n < size) {
+                ssize_t k = read(fd, (char *) buf + n, size - n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+        }
+        *ret_n = n;
+        return 0;
+}
+
 int read_full_file(const char *path, size_t max_size, char **ret_data, size_t *ret_size) {
         _cleanup_close_ int fd = -EBADF;
         int in;
@@ -47,15 +64,13 @@ int read_full_file(const char *path, size_t max_size, char **ret_data, size_t *r
                         buf = nb;
                         cap = ncap;
                 }
-                ssize_t k = read(in, buf + n, cap - n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
+                size_t k;
+                int r = read_up_to(in, buf + n, cap - n, &k);
+                if (r < 0)
+                        return r;
+                n += k;
+                if (n < cap)
+                        break; /* the end of the file */
         }
         if (n > max_size)
                 return -EFBIG;

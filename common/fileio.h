@@ -4,6 +4,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* Reads from fd into buf until size bytes or the end of the file, going on after EINTR; the bytes read
+ * into *ret_n. 0 or a negative errno. */
+int read_up_to(int fd, void *buf, size_t size, size_t *ret_n);
+
 /* Reads a whole regular file (or stdin for "-") of at most max_size bytes into a NUL-terminated
  * buffer. Returns 0, -EFBIG when larger than max_size, or another negative errno. */
 int read_full_file(const char *path, size_t max_size, char **ret_data, size_t *ret_size);
