@@ -294,15 +294,14 @@ int db_insert_record(sqlite3 *db, sqlite3_stmt *st, const Record *rec) {
         return r;
 }
 
-int journal_insert_record(Journal *j, const Record *rec) {
-        /* rare (salvage, prune): the runs are read back for each record, before it is there (after, it
-         * would be the newest record of its values, in no run yet, and each record would start its own) */
+int journal_insert_records(Journal *j, Record *const *recs, size_t n) {
+        /* as the writer does: the runs read back before the records are there (after, a record would be
+         * the newest of its values, in no run yet, and each would start its own), written after them */
         int r = runs_load(&j->runs);
-        if (r < 0 || (r = db_insert_record(j->db, j->insert, rec)) <= 0)
-                return r;
-        if ((r = runs_add_record(&j->runs, rec)) < 0 || (r = runs_flush(&j->runs)) < 0)
-                return r;
-        return 0;
+        for (size_t i = 0; i < n && r >= 0; i++)
+                if ((r = db_insert_record(j->db, j->insert, recs[i])) > 0)
+                        r = runs_add_record(&j->runs, recs[i]);
+        return r < 0 ? r : runs_flush(&j->runs);
 }
 
 static int meta_put(sqlite3_stmt *st, const char *key, const char *value) {

@@ -330,7 +330,7 @@ static int salvage_into_new(Journal *j, const JournalOptions *opts, const char *
                 return r;
         if ((seq > 0 && ((r = journal_meta_put_u64(j, "anchor_seq", seq)) < 0 ||
                          (r = journal_meta_put_hash(j, "anchor_hash", hash)) < 0)) ||
-            (r = journal_insert_record(j, rec)) < 0 || (r = journal_store_last(j, rec->seq, rec->hash)) < 0 ||
+            (r = journal_insert_records(j, &rec, 1)) < 0 || (r = journal_store_last(j, rec->seq, rec->hash)) < 0 ||
             (r = journal_exec(j, "COMMIT")) < 0) {
                 (void) journal_rollback(j);
                 return r;

@@ -214,8 +214,8 @@ json_object *journal_event_new(Journal *j, const char *action, const char *outco
         "INSERT INTO events (seq, ts, action, user_name, dev_serial, dev_vidpid, hash, body) "                  \
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (seq) DO NOTHING"
 int db_insert_record(sqlite3 *db, sqlite3_stmt *insert, const Record *rec);
-/* The same on j->db (salvage, prune), runs included. */
-int journal_insert_record(Journal *j, const Record *rec);
+/* The same for n records on j->db (salvage, prune), in order, runs included. */
+int journal_insert_records(Journal *j, Record *const *recs, size_t n);
 /* Stores last_seq/last_hash in meta, with meta (prepared on db from JOURNAL_META_PUT_SQL). */
 #define JOURNAL_META_PUT_SQL \
         "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value"

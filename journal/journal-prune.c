@@ -200,10 +200,8 @@ static int prune_round(Journal *j, const JournalRetention *rt, uint64_t now, uin
         Record **pending;
         size_t n_pending;
         journal_queue_uncommitted_records(j, &pending, &n_pending);
-        for (size_t i = 0; i < n_pending; i++)
-                if ((r = journal_insert_record(j, pending[i])) < 0)
-                        goto fail;
-        if ((r = journal_insert_record(j, rec)) < 0 || (r = journal_store_last(j, rec->seq, rec->hash)) < 0 ||
+        if ((r = journal_insert_records(j, pending, n_pending)) < 0 || (r = journal_insert_records(j, &rec, 1)) < 0 ||
+            (r = journal_store_last(j, rec->seq, rec->hash)) < 0 ||
             (r = journal_exec(j, "COMMIT")) < 0)
                 goto fail;
         journal_queue_all_committed(j, rec->seq, rec->hash);
