@@ -55,11 +55,12 @@ void runs_done(Runs *rs) {
         *rs = (Runs) {};
 }
 
-static int prepare(Runs *rs, sqlite3_stmt **st, const char *sql) {
+/* Prepares sql into *st on db, unless done before. */
+static int prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql) {
         if (*st)
                 return 0;
-        int rc = sqlite3_prepare_v3(rs->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
-        return rc == SQLITE_OK ? 0 : db_errno(rs->db, rc);
+        int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+        return rc == SQLITE_OK ? 0 : db_errno(db, rc);
 }
 
 static int step_done(Runs *rs, sqlite3_stmt *st) {
@@ -101,8 +102,8 @@ int runs_find(sqlite3 *db, sqlite3_stmt *find, RunKind kind, const char *value, 
 }
 
 int runs_prepare_find(sqlite3 *db, sqlite3_stmt **ret) {
-        int rc = sqlite3_prepare_v3(db, find_sql, -1, SQLITE_PREPARE_PERSISTENT, ret, NULL);
-        return rc == SQLITE_OK ? 0 : db_errno(db, rc);
+        *ret = NULL;
+        return prepare(db, ret, find_sql);
 }
 
 int runs_load(Runs *rs) {
@@ -114,7 +115,7 @@ int runs_load(Runs *rs) {
 
         for (unsigned k = 0; k < _RUN_KIND_MAX; k++)
                 rs->run[k] = (Run) {};
-        if ((r = prepare(rs, &rs->load, load_sql)) < 0 || (r = prepare(rs, &rs->find, find_sql)) < 0)
+        if ((r = prepare(rs->db, &rs->load, load_sql)) < 0 || (r = prepare(rs->db, &rs->find, find_sql)) < 0)
                 return r;
         st = rs->load;
         /* the newest value of each kind, among the last RUN_GAP_MAX records (an older one cannot be
@@ -148,12 +149,12 @@ static int write_run(Runs *rs, RunKind kind, Run *run) {
         int r;
 
         if (run->stored) {
-                if ((r = prepare(rs, &rs->update, update_sql)) < 0)
+                if ((r = prepare(rs->db, &rs->update, update_sql)) < 0)
                         return r;
                 st = rs->update;
                 sqlite3_bind_int64(st, 7, (sqlite3_int64) run->stored_max_ts);
         } else {
-                if ((r = prepare(rs, &rs->insert, insert_sql)) < 0)
+                if ((r = prepare(rs->db, &rs->insert, insert_sql)) < 0)
                         return r;
                 st = rs->insert;
         }
