@@ -195,12 +195,18 @@ class SessionNotify(DaemonTestCase):
             self.assertEqual(json.loads(self.session._readline(p.stdout, 10, "subscribe reply")), {"ok": True})
             d.ctl("note", "secret admin note")
             serial = self.bump_policy(d)
-            self.add_stick("1-9", "SEATWIDE01")
             seen = []
-            while not any(e["event"]["action"] == "device-blocked" for e in seen):
-                seen.append(json.loads(self.session._readline(p.stdout, 15, "events"))["event"])
+
+            def read_until(action):
+                while not any(e["event"]["action"] == action for e in seen):
+                    seen.append(json.loads(self.session._readline(p.stdout, 15, "events"))["event"])
+
+            # the reload (a signal) and the stick's uevent are separate event sources of the
+            # daemon's loop: plug the stick in only once the policy's event has arrived
+            read_until("policy-applied")
+            self.add_stick("1-9", "SEATWIDE01")
+            read_until("device-blocked")
             actions = [e["event"]["action"] for e in seen]
-            self.assertIn("policy-applied", actions)
             self.assertNotIn("admin-note", actions)
             self.assertNotIn("agent-started", actions)
             self.assertTrue(any(e["mnguard"].get("policy_serial") == serial for e in seen))
