@@ -9,24 +9,24 @@
 #include "server.h"
 
 int api_ingest(Server *srv, const Request *req, Reply *reply) {
-        _cleanup_(batch_done) IngestBatch batch = {};
-        BatchError err;
-        IngestResult res;
         const char *host_id = req->peer->subject;
+        IngestResult res = {};
+        BatchError err;
+        size_t received = 0;
         int r;
 
-        r = batch_parse(req->body, req->body_len, host_id, &batch, &err);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0) {
+        r = batch_ingest(server_storage(srv), host_id, req->body, req->body_len, now_realtime_usec(), NULL, &res,
+                         &received, &err);
+        if (r < 0 && err.status != 0) {
                 const char *code = err.status == 403 ? "wrong-host" : err.status == 413 ? "batch-too-large" : "malformed";
                 log_notice("Batch from host %s refused (%u): %s", host_id, err.status, err.message);
                 reply_error(reply, (unsigned) err.status, code, err.line, "%s", err.message);
                 return 0;
         }
-        r = storage_ingest(server_storage(srv), host_id, batch.host_name, batch.records, batch.n, now_realtime_usec(), &res);
+        if (r == -ENOMEM)
+                return r;
         if (r < 0) {
-                log_warning_errno(r, "Failed to store a batch of %zu records from host %s: %m", batch.n, host_id);
+                log_warning_errno(r, "Failed to store a batch from host %s: %m", host_id);
                 reply_storage_error(reply, r);
                 return 0;
         }
@@ -36,7 +36,7 @@ int api_ingest(Server *srv, const Request *req, Reply *reply) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "acked_sequence", json_object_new_uint64(res.acked_sequence));
         json_object_object_add(o, "last_sequence", json_object_new_uint64(res.last_sequence));
-        json_object_object_add(o, "received", json_object_new_uint64(batch.n));
+        json_object_object_add(o, "received", json_object_new_uint64(received));
         json_object_object_add(o, "stored", json_object_new_uint64(res.n_stored));
         json_object_object_add(o, "duplicates", json_object_new_uint64(res.n_duplicates));
         json_object_object_add(o, "flagged", json_object_new_uint64(res.n_flagged));

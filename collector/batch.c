@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "batch-internal.h"
 #include "journal.h"
 #include "record-scan.h"
 
@@ -327,18 +328,7 @@ _printf_(4, 5) static int batch_fail(BatchError *err, int status, unsigned line,
         return status == 403 ? -EPERM : -EBADMSG;
 }
 
-/* One piece of a batch, parsed by one thread. */
-typedef struct Chunk {
-        const char *p, *end;
-        unsigned first_line;            /* line number of p, 1-based */
-        const char *host_id;
-        IngestBatch b;
-        size_t cap;
-        BatchError err;
-        int r;
-} Chunk;
-
-static int parse_chunk(Chunk *c) {
+int batch_chunk_parse(Chunk *c) {
         _cleanup_(json_tokener_freep) json_tokener *tok = tokener_new();
         unsigned line = c->first_line - 1;
         const char *p = c->p;
@@ -395,7 +385,7 @@ static int parse_chunk(Chunk *c) {
 
 static void *chunk_thread(void *userdata) {
         Chunk *c = userdata;
-        c->r = parse_chunk(c);
+        c->r = batch_chunk_parse(c);
         return NULL;
 }
 
@@ -408,49 +398,10 @@ static unsigned count_lines(const char *p, const char *end) {
         return n;
 }
 
-int batch_parse(const char *body, size_t len, const char *host_id, IngestBatch *ret, BatchError *err) {
+int batch_chunks_merge(Chunk *chunks, unsigned n_chunks, IngestBatch *ret, BatchError *err) {
         _cleanup_(batch_done) IngestBatch b = {};
-        Chunk chunks[BATCH_PARSE_THREADS_MAX] = {};
-        pthread_t threads[BATCH_PARSE_THREADS_MAX];
-        bool started[BATCH_PARSE_THREADS_MAX] = {};
-        unsigned n_chunks = 1;
         int r = 0;
 
-        *err = (BatchError) {};
-        if (len > BATCH_BODY_MAX)
-                return batch_fail(err, 413, 0, "body larger than %u bytes", BATCH_BODY_MAX);
-
-        /* Big batches are split at line boundaries and parsed on several threads (a backlog drains at the
-         * speed of one request after another); the first error by line number wins, as in one pass. */
-        if (len >= BATCH_PARALLEL_MIN_BYTES) {
-                long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-                n_chunks = cpus < 2 ? 1 : cpus > BATCH_PARSE_THREADS_MAX ? BATCH_PARSE_THREADS_MAX : (unsigned) cpus;
-        }
-        const char *p = body, *end = body + len;
-        unsigned line = 1;
-        for (unsigned k = 0; k < n_chunks; k++) {
-                const char *stop = k + 1 == n_chunks ? end : body + len / n_chunks * (k + 1);
-                if (stop < p)
-                        stop = p;
-                if (stop < end) {
-                        const char *nl = memchr(stop, '\n', (size_t) (end - stop));
-                        stop = nl ? nl + 1 : end;
-                }
-                chunks[k] = (Chunk) { .p = p, .end = stop, .first_line = line, .host_id = host_id };
-                line += count_lines(p, stop);
-                p = stop;
-        }
-        for (unsigned k = 1; k < n_chunks; k++)
-                started[k] = pthread_create(&threads[k], NULL, chunk_thread, &chunks[k]) == 0;
-        chunks[0].r = parse_chunk(&chunks[0]);
-        for (unsigned k = 1; k < n_chunks; k++) {
-                if (started[k])
-                        pthread_join(threads[k], NULL);
-                else
-                        chunks[k].r = parse_chunk(&chunks[k]);
-        }
-
-        /* merge in order */
         size_t total = 0;
         for (unsigned k = 0; k < n_chunks; k++) {
                 if (r == 0 && chunks[k].r < 0) {
@@ -500,4 +451,50 @@ int batch_parse(const char *body, size_t len, const char *host_id, IngestBatch *
         *ret = b;
         b = (IngestBatch) {};
         return 0;
+}
+
+void batch_chunks_split(const char *body, size_t len, const char *host_id, Chunk *chunks, unsigned n_chunks) {
+        const char *p = body, *end = body + len;
+        unsigned line = 1;
+        for (unsigned k = 0; k < n_chunks; k++) {
+                const char *stop = k + 1 == n_chunks ? end : body + len / n_chunks * (k + 1);
+                if (stop < p)
+                        stop = p;
+                if (stop < end) {
+                        const char *nl = memchr(stop, '\n', (size_t) (end - stop));
+                        stop = nl ? nl + 1 : end;
+                }
+                chunks[k] = (Chunk) { .p = p, .end = stop, .first_line = line, .host_id = host_id };
+                line += count_lines(p, stop);
+                p = stop;
+        }
+}
+
+int batch_parse(const char *body, size_t len, const char *host_id, IngestBatch *ret, BatchError *err) {
+        Chunk chunks[BATCH_PARSE_THREADS_MAX] = {};
+        pthread_t threads[BATCH_PARSE_THREADS_MAX];
+        bool started[BATCH_PARSE_THREADS_MAX] = {};
+        unsigned n_chunks = 1;
+
+        *err = (BatchError) {};
+        if (len > BATCH_BODY_MAX)
+                return batch_fail(err, 413, 0, "body larger than %u bytes", BATCH_BODY_MAX);
+
+        /* Big batches are split at line boundaries and parsed on several threads (a backlog drains at the
+         * speed of one request after another); the first error by line number wins, as in one pass. */
+        if (len >= BATCH_PARALLEL_MIN_BYTES) {
+                long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+                n_chunks = cpus < 2 ? 1 : cpus > BATCH_PARSE_THREADS_MAX ? BATCH_PARSE_THREADS_MAX : (unsigned) cpus;
+        }
+        batch_chunks_split(body, len, host_id, chunks, n_chunks);
+        for (unsigned k = 1; k < n_chunks; k++)
+                started[k] = pthread_create(&threads[k], NULL, chunk_thread, &chunks[k]) == 0;
+        chunks[0].r = batch_chunk_parse(&chunks[0]);
+        for (unsigned k = 1; k < n_chunks; k++) {
+                if (started[k])
+                        pthread_join(threads[k], NULL);
+                else
+                        chunks[k].r = batch_chunk_parse(&chunks[k]);
+        }
+        return batch_chunks_merge(chunks, n_chunks, ret, err);
 }

@@ -81,34 +81,23 @@ static int advance_contiguous(Storage *s, StorageTxn *t, HostState *st) {
         return 0;
 }
 
-static int check_and_store(Storage *s, StorageTxn *t, HostState *st, IngestRecord *records, size_t n, uint64_t now,
-                           IngestResult *res) {
-        _cleanup_free_ ExistingEvent *rows = NULL;
-        _cleanup_free_ IngestRecord **fresh = NULL;
-        uint64_t lo = records[0].sequence > 1 ? records[0].sequence - 1 : 1;
-        uint64_t hi = records[n - 1].sequence < UINT64_MAX ? records[n - 1].sequence + 1 : UINT64_MAX;
-        size_t max_rows = n + 2, n_fresh = 0;
-        Known known = {};
+/* Where the check of a batch stands between its pieces. */
+typedef struct CheckCursor {
+        bool had_events;                /* the host had stored records before this batch */
+        uint64_t prev_max;              /* highest sequence seen before the current record */
+        const IngestRecord *batch_prev; /* previous record of this batch */
+} CheckCursor;
+
+/* Checks records (ascending) against known (the stored rows that can matter) and the records before them
+ * (cur), records alerts, and appends the records to store to fresh. */
+static int check_records(Storage *s, StorageTxn *t, HostState *st, const Known *known, IngestRecord *records, size_t n,
+                         uint64_t now, IngestResult *res, CheckCursor *cur, IngestRecord **fresh, size_t *n_fresh) {
         char a[65], b[65];
         int r;
 
-        rows = calloc(max_rows, sizeof(*rows));
-        fresh = calloc(n, sizeof(*fresh));
-        if (!rows || !fresh)
-                return -ENOMEM;
-        /* Only rows in [lo, hi] can matter, and there are at most n + 2 of them. */
-        r = s->ops->ingest_existing(t, lo, hi, rows, max_rows, &known.n);
-        if (r < 0)
-                return r;
-        known.rows = rows;
-
-        bool had_events = st->last_sequence > 0;
-        uint64_t prev_max = st->last_sequence;  /* highest sequence seen before the current record */
-        const IngestRecord *batch_prev = NULL;  /* previous record of this batch */
-
         for (size_t i = 0; i < n; i++) {
                 IngestRecord *rec = &records[i];
-                const ExistingEvent *same = known_find(&known, rec->sequence);
+                const ExistingEvent *same = known_find(known, rec->sequence);
 
                 if (same) {
                         /* the same claimed hash and the same content (a forgery can claim the hash) */
@@ -126,13 +115,13 @@ static int check_and_store(Storage *s, StorageTxn *t, HostState *st, IngestRecor
                                 res->n_conflicts++;
                                 res->n_flagged++;
                                 /* successors link to the stored record, found below through known */
-                                if (rec->sequence > prev_max)
-                                        prev_max = rec->sequence;
+                                if (rec->sequence > cur->prev_max)
+                                        cur->prev_max = rec->sequence;
                                 continue;
                         }
-                        batch_prev = rec;
-                        if (rec->sequence > prev_max)
-                                prev_max = rec->sequence;
+                        cur->batch_prev = rec;
+                        if (rec->sequence > cur->prev_max)
+                                cur->prev_max = rec->sequence;
                         continue;
                 }
 
@@ -150,10 +139,10 @@ static int check_and_store(Storage *s, StorageTxn *t, HostState *st, IngestRecor
                 const uint8_t *pred_hash = NULL;
                 if (rec->sequence == 1)
                         pred_hash = zero_hash;
-                else if (batch_prev && batch_prev->sequence == rec->sequence - 1)
-                        pred_hash = batch_prev->hash;
+                else if (cur->batch_prev && cur->batch_prev->sequence == rec->sequence - 1)
+                        pred_hash = cur->batch_prev->hash;
                 else {
-                        const ExistingEvent *p = known_find(&known, rec->sequence - 1);
+                        const ExistingEvent *p = known_find(known, rec->sequence - 1);
                         if (p)
                                 pred_hash = p->hash;
                 }
@@ -169,18 +158,18 @@ static int check_and_store(Storage *s, StorageTxn *t, HostState *st, IngestRecor
                                 if (r < 0)
                                         return r;
                         }
-                } else if (!had_events && !batch_prev) {
+                } else if (!cur->had_events && !cur->batch_prev) {
                         /* The host's first record: nothing to link to. */
                         r = add_alert(t, s, st, ALERT_START, rec->sequence, rec->sequence, NULL, now,
                                       "the host's first record is sequence %llu, not 1 (its journal was pruned "
                                       "or set aside before enrollment)", (unsigned long long) rec->sequence);
                         if (r < 0)
                                 return r;
-                } else if (rec->sequence > prev_max + 1) {
+                } else if (rec->sequence > cur->prev_max + 1) {
                         rec->flags |= EVENT_FLAG_GAP;
-                        r = add_alert(t, s, st, ALERT_GAP, prev_max + 1, rec->sequence - 1, NULL, now,
+                        r = add_alert(t, s, st, ALERT_GAP, cur->prev_max + 1, rec->sequence - 1, NULL, now,
                                       "sequences %llu-%llu are missing before %llu",
-                                      (unsigned long long) (prev_max + 1), (unsigned long long) (rec->sequence - 1),
+                                      (unsigned long long) (cur->prev_max + 1), (unsigned long long) (rec->sequence - 1),
                                       (unsigned long long) rec->sequence);
                         if (r < 0)
                                 return r;
@@ -188,7 +177,7 @@ static int check_and_store(Storage *s, StorageTxn *t, HostState *st, IngestRecor
                 /* else: it fills part of a gap already reported; its predecessor is still missing. */
 
                 /* A stored successor must link to it (filling a gap from the end). */
-                const ExistingEvent *next = known_find(&known, rec->sequence + 1);
+                const ExistingEvent *next = known_find(known, rec->sequence + 1);
                 bool next_in_batch = i + 1 < n && records[i + 1].sequence == rec->sequence + 1;
                 if (next && !next_in_batch && memcmp(next->prev_hash, rec->hash, SHA256_SIZE) != 0) {
                         r = add_alert(t, s, st, ALERT_LINK, rec->sequence + 1, rec->sequence + 1, NULL, now,
@@ -200,21 +189,22 @@ static int check_and_store(Storage *s, StorageTxn *t, HostState *st, IngestRecor
 
                 if (rec->flags)
                         res->n_flagged++;
-                fresh[n_fresh++] = rec;
-                batch_prev = rec;
-                if (rec->sequence > prev_max)
-                        prev_max = rec->sequence;
+                fresh[(*n_fresh)++] = rec;
+                cur->batch_prev = rec;
+                if (rec->sequence > cur->prev_max)
+                        cur->prev_max = rec->sequence;
         }
+        return 0;
+}
 
-        if (n_fresh > 0) {
-                r = s->ops->ingest_insert(t, fresh, n_fresh, now);
-                if (r < 0)
-                        return r;
-        }
+/* The host's new state once fresh (ascending) were inserted. */
+static int update_state(Storage *s, StorageTxn *t, HostState *st, IngestRecord *const *fresh, size_t n_fresh,
+                        uint64_t now, IngestResult *res) {
+        int r;
+
         res->n_stored = n_fresh;
         host_state_observe(st, fresh, n_fresh, st->last_sequence);
 
-        /* New state. */
         bool fast = st->contiguous_sequence == st->last_sequence;
         uint64_t first_new = n_fresh > 0 ? fresh[0]->sequence : 0;
         if (n_fresh > 0) {
@@ -244,6 +234,58 @@ static int check_and_store(Storage *s, StorageTxn *t, HostState *st, IngestRecor
         st->last_seen_usec = now;
         st->chain = host_chain_state(st);
         return 0;
+}
+
+static int check_and_store(Storage *s, StorageTxn *t, HostState *st, IngestRecord *records, size_t n, uint64_t now,
+                           IngestResult *res) {
+        _cleanup_free_ ExistingEvent *rows = NULL;
+        _cleanup_free_ IngestRecord **fresh = NULL;
+        uint64_t lo = records[0].sequence > 1 ? records[0].sequence - 1 : 1;
+        uint64_t hi = records[n - 1].sequence < UINT64_MAX ? records[n - 1].sequence + 1 : UINT64_MAX;
+        size_t max_rows = n + 2, n_fresh = 0;
+        Known known = {};
+        int r;
+
+        rows = calloc(max_rows, sizeof(*rows));
+        fresh = calloc(n, sizeof(*fresh));
+        if (!rows || !fresh)
+                return -ENOMEM;
+        /* Only rows in [lo, hi] can matter, and there are at most n + 2 of them. */
+        r = s->ops->ingest_existing(t, lo, hi, rows, max_rows, &known.n);
+        if (r < 0)
+                return r;
+        known.rows = rows;
+
+        CheckCursor cur = { .had_events = st->last_sequence > 0, .prev_max = st->last_sequence };
+        r = check_records(s, t, st, &known, records, n, now, res, &cur, fresh, &n_fresh);
+        if (r < 0)
+                return r;
+        if (n_fresh > 0) {
+                r = s->ops->ingest_insert(t, fresh, n_fresh, now);
+                if (r < 0)
+                        return r;
+        }
+        return update_state(s, t, st, fresh, n_fresh, now, res);
+}
+
+/* Ends an ingest transaction (t may be NULL when r < 0): commits with the host's new state and returns the
+ * result when r >= 0, else rolls back. Frees st's strings. */
+static int ingest_end(Storage *s, StorageTxn *t, HostState *st, int r, const IngestResult *res, IngestResult *ret) {
+        if (r < 0) {
+                if (t)
+                        s->ops->ingest_abort(t);
+                host_state_done(st);
+                return r;
+        }
+        r = s->ops->ingest_commit(t, st);
+        if (r >= 0) {
+                *ret = *res;
+                ret->acked_sequence = st->contiguous_sequence;
+                ret->last_sequence = st->last_sequence;
+                ret->chain = host_chain_state(st);
+        }
+        host_state_done(st);
+        return r;
 }
 
 int storage_ingest(Storage *s, const char *host_id, const char *host_name, IngestRecord *records, size_t n,
@@ -276,20 +318,115 @@ int storage_ingest(Storage *s, const char *host_id, const char *host_name, Inges
                 r = check_and_store(s, t, &st, records, n, now_usec, &res);
         else
                 st.last_seen_usec = now_usec;
-        if (r < 0) {
-                s->ops->ingest_abort(t);
-                host_state_done(&st);
-                return r;
+        return ingest_end(s, t, &st, r, &res, ret);
+}
+
+/* A growing array of record pointers. */
+typedef struct RecordList {
+        IngestRecord **p;
+        size_t n, cap;
+} RecordList;
+
+static int list_reserve(RecordList *l, size_t extra) {
+        if (l->n + extra <= l->cap)
+                return 0;
+        size_t ncap = l->cap ? l->cap : 1024;
+        while (ncap < l->n + extra)
+                ncap *= 2;
+        IngestRecord **np = realloc(l->p, ncap * sizeof(*np));
+        if (!np)
+                return -ENOMEM;
+        l->p = np;
+        l->cap = ncap;
+        return 0;
+}
+
+int storage_ingest_pieces(Storage *s, const char *host_id, IngestPieceFunc next, void *userdata, uint64_t now_usec,
+                          IngestResult *ret) {
+        _cleanup_free_ IngestRecord **fresh_mem = NULL;
+        RecordList all = {}, fresh = {};
+        ExistingEvent rows[2];
+        Known known = {};
+        HostState st = {};
+        StorageTxn *t = NULL;
+        IngestResult res = {};
+        CheckCursor cur = {};
+        const char *host_name = NULL;
+        int r;
+
+        if (!host_id_is_valid(host_id))
+                return -EINVAL;
+        for (size_t k = 0;; k++) {
+                IngestPiece piece = {};
+                r = next(userdata, k, &piece);
+                if (r <= 0)
+                        break;
+                if (piece.host_name)
+                        host_name = piece.host_name;
+                if (piece.n == 0)
+                        continue;
+                /* in order: ascending, after what came before */
+                r = -ECANCELED;
+                if (cur.batch_prev && piece.records[0].sequence <= cur.batch_prev->sequence)
+                        break;
+                size_t i = 1;
+                while (i < piece.n && piece.records[i].sequence > piece.records[i - 1].sequence)
+                        i++;
+                if (i < piece.n)
+                        break;
+                if ((r = list_reserve(&all, piece.n)) < 0 || (r = list_reserve(&fresh, piece.n)) < 0)
+                        break;
+                IngestRecord **ptrs = all.p + all.n;
+                for (i = 0; i < piece.n; i++)
+                        ptrs[i] = &piece.records[i];
+                all.n += piece.n;
+
+                if (!t) {
+                        uint64_t first = piece.records[0].sequence;
+                        if (s->ops->ingest_prepare && (r = s->ops->ingest_prepare(s, ptrs, piece.n, now_usec)) < 0)
+                                break;
+                        if ((r = s->ops->ingest_begin(s, host_id, host_name, now_usec, &st, &t)) < 0)
+                                break;
+                        /* Nothing stored at or after the first sequence: then only its predecessor can matter,
+                         * as in storage_ingest() (which would find no other row in its range). */
+                        r = s->ops->ingest_existing(t, first > 1 ? first - 1 : 1, INT64_MAX, rows, ELEMENTSOF(rows),
+                                                    &known.n);
+                        if (r < 0)
+                                break;
+                        if (known.n > 0 && rows[known.n - 1].sequence >= first) {
+                                r = -ECANCELED;
+                                break;
+                        }
+                        known.rows = rows;
+                        cur = (CheckCursor) { .had_events = st.last_sequence > 0, .prev_max = st.last_sequence };
+                } else if (s->ops->ingest_prepared && !s->ops->ingest_prepared(s, ptrs, piece.n, now_usec)) {
+                        /* not inside the open transaction: it may have to wait for this one's locks */
+                        r = -ECANCELED;
+                        break;
+                }
+                size_t n_before = fresh.n;
+                r = check_records(s, t, &st, &known, piece.records, piece.n, now_usec, &res, &cur, fresh.p, &fresh.n);
+                if (r < 0)
+                        break;
+                if (fresh.n > n_before && (r = s->ops->ingest_insert(t, fresh.p + n_before, fresh.n - n_before, now_usec)) < 0)
+                        break;
         }
-        r = s->ops->ingest_commit(t, &st);
-        if (r >= 0) {
-                res.acked_sequence = st.contiguous_sequence;
-                res.last_sequence = st.last_sequence;
-                res.chain = host_chain_state(&st);
-                *ret = res;
+        free(all.p);
+        fresh_mem = fresh.p;
+        if (r == 0 && !t)
+                r = -ECANCELED;         /* no records: storage_ingest() records the visit */
+        if (r == 0)
+                r = update_state(s, t, &st, fresh.p, fresh.n, now_usec, &res);
+        if (r == 0 && host_name) {
+                char *copy = strdup(host_name);
+                if (!copy)
+                        r = -ENOMEM;
+                else {
+                        free(st.host_name);
+                        st.host_name = copy;
+                }
         }
-        host_state_done(&st);
-        return r;
+        return ingest_end(s, t, &st, r, &res, ret);
 }
 
 int storage_bulk_insert(Storage *s, const char *host_id, IngestRecord *const *records, size_t n, uint64_t now_usec) {

@@ -395,22 +395,40 @@ rollback:
         return r;
 }
 
-int pg_ingest_prepare(Storage *base, IngestRecord *const *records, size_t n, uint64_t now_usec) {
-        PgStorage *s = (PgStorage *) base;
+/* The months of records that have no partition yet (records outside the months kept as partitions stay in
+ * events_default). */
+static size_t months_wanted(PgStorage *s, IngestRecord *const *records, size_t n, uint64_t now_usec, int32_t wanted[static 64]) {
         int32_t lo = month_of(now_usec) - PG_PARTITION_PAST_MONTHS, hi = month_of(now_usec) + PG_PARTITION_FUTURE_MONTHS;
-        int32_t wanted[64];
+        int32_t known = INT32_MIN;      /* the last month found known: records come in time order */
         size_t n_wanted = 0;
 
-        for (size_t i = 0; i < n && n_wanted < ELEMENTSOF(wanted); i++) {
+        for (size_t i = 0; i < n && n_wanted < 64; i++) {
                 int32_t m = month_of(records[i]->timestamp_usec);
                 bool dup = false;
-                if (m < lo || m > hi)
-                        continue;       /* events_default keeps it */
+                if (m < lo || m > hi || m == known)
+                        continue;
                 for (size_t k = 0; k < n_wanted && !dup; k++)
                         dup = wanted[k] == m;
-                if (!dup && !month_known(s, m))
+                if (dup)
+                        continue;
+                if (month_known(s, m))
+                        known = m;
+                else
                         wanted[n_wanted++] = m;
         }
+        return n_wanted;
+}
+
+bool pg_ingest_prepared(Storage *base, IngestRecord *const *records, size_t n, uint64_t now_usec) {
+        int32_t wanted[64];
+        return months_wanted((PgStorage *) base, records, n, now_usec, wanted) == 0;
+}
+
+int pg_ingest_prepare(Storage *base, IngestRecord *const *records, size_t n, uint64_t now_usec) {
+        PgStorage *s = (PgStorage *) base;
+        int32_t wanted[64];
+        size_t n_wanted = months_wanted(s, records, n, now_usec, wanted);
+
         if (n_wanted == 0)
                 return 0;
         PGconn *c;
@@ -630,6 +648,7 @@ const StorageOps storage_postgresql_ops = {
         .cert_get = pg_cert_get,
         .cert_revoke = pg_cert_revoke,
         .ingest_prepare = pg_ingest_prepare,
+        .ingest_prepared = pg_ingest_prepared,
         .ingest_begin = pg_ingest_begin,
         .ingest_existing = pg_ingest_existing,
         .ingest_sequences_after = pg_ingest_sequences_after,

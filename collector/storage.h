@@ -259,6 +259,8 @@ typedef struct StorageOps {
 
         /* Optional: work before an ingest transaction, outside it (PostgreSQL: monthly partitions). */
         int (*ingest_prepare)(Storage *s, IngestRecord *const *records, size_t n, uint64_t now_usec);
+        /* Optional: whether ingest_prepare() would have nothing to do for these records (NULL: always). */
+        bool (*ingest_prepared)(Storage *s, IngestRecord *const *records, size_t n, uint64_t now_usec);
         /* Ingest transaction for one host; locks the host (row lock in PostgreSQL, the writer in SQLite),
          * creating its row when missing. ret_state is the host as stored. */
         int (*ingest_begin)(Storage *s, const char *host_id, const char *host_name, uint64_t now_usec,
@@ -328,6 +330,27 @@ typedef struct IngestResult {
  * gaps and bad links or hashes stored with flags and alerts. Nothing is stored when it fails. */
 int storage_ingest(Storage *s, const char *host_id, const char *host_name, IngestRecord *records, size_t n,
                    uint64_t now_usec, IngestResult *ret);
+
+/* One piece of a batch as it is parsed; its records ascend when the batch is in order. */
+typedef struct IngestPiece {
+        IngestRecord *records;
+        size_t n;
+        const char *host_name;          /* host.name of its last record that had one, or NULL */
+} IngestPiece;
+
+/* Hands over piece k (0, 1, 2, ... in turn) once it is parsed: > 0 with *ret filled, 0 after the last piece,
+ * < 0 when the batch is not to be stored (refused, out of memory). */
+typedef int (*IngestPieceFunc)(void *userdata, size_t k, IngestPiece *ret);
+
+/* storage_ingest() for a batch that arrives in pieces. When the batch follows the host's stored records (a
+ * backlog being drained: nothing stored at or after its first sequence, the pieces in order), each piece is
+ * checked and inserted while the next one is still being parsed, all in one transaction, with the same checks,
+ * alerts and result as storage_ingest(). Otherwise -ECANCELED with nothing stored (pieces out of order, a
+ * record stored at or after the first sequence, a piece needing ingest_prepare() once the transaction is open,
+ * no records): the caller stores the whole batch with storage_ingest(). An error of next() is returned as it
+ * is, nothing stored. The pieces' records must stay valid until this returns. */
+int storage_ingest_pieces(Storage *s, const char *host_id, IngestPieceFunc next, void *userdata, uint64_t now_usec,
+                          IngestResult *ret);
 
 /* Bulk path for benchmarks and imports: inserts without chain checks, then sets the host state to what was
  * inserted (contiguous assumed). */

@@ -88,6 +88,16 @@ class CollectorTest(unittest.TestCase):
         finally:
             db.close()
 
+    def body(self, host_id, seq):
+        q = f"SELECT body FROM events WHERE host_id = '{host_id}' AND seq = {int(seq)}"
+        if self.pg:
+            return self.pg.sql(q)
+        db = sqlite3.connect(f"file:{self.c.dir}/collector.db?mode=ro", uri=True)
+        try:
+            return db.execute(q).fetchone()[0]
+        finally:
+            db.close()
+
     def host_info(self, host_id):
         hosts = json.loads(self.c.cli("hosts", "--json").stdout)["hosts"]
         return next(h for h in hosts if h["host_id"] == host_id)
@@ -214,6 +224,68 @@ class CollectorTest(unittest.TestCase):
         self.assertEqual((status, r["stored"], r["chain"]), (200, 10, "broken"))
         links = [a for a in self.alerts(h) if a["kind"] == "link"]
         self.assertEqual(links[0]["sequence"], 11)
+
+    # ---- big batches: stored piece by piece while the rest is parsed (BATCH_STREAM_MIN_BYTES) ----
+
+    def big(self, n, count, start=T0, tag=""):
+        h, cl = self.host(n)
+        lines = ct.make_events(self.base, h, f"mn-pc-{n:04d}", count, start, 60 * 1000000, tag=tag)
+        self.assertGreater(sum(len(l) for l in lines[:1000]), 256 * 1024)    # several pieces
+        return h, cl, lines
+
+    def test_big_batches_drain(self):
+        h, cl, lines = self.big(20, 3000)
+        for k in range(3):
+            status, r = cl.post_events(lines[k * 1000:(k + 1) * 1000], gz=k == 1)
+            self.assertEqual(status, 200, r)
+            self.assertEqual((r["received"], r["stored"], r["acked_sequence"], r["chain"]),
+                             (1000, 1000, 1000 * (k + 1), "intact"))
+        self.assertEqual(self.count(h), 3000)
+        self.assertEqual([a["kind"] for a in self.alerts(h) if a["kind"] != "enrolled"], [])
+        # sent again (a lost reply): stored before, so the whole batch is checked against what is stored
+        status, r = cl.post_events(lines[1000:2000])
+        self.assertEqual((r["stored"], r["duplicates"], r["acked_sequence"]), (0, 1000, 3000))
+        self.assertEqual((self.count(h), self.duplicates()), (3000, 0))
+        # the stored bodies are the lines sent
+        for seq in (1, 1000, 1001, 1500, 3000):
+            self.assertEqual(self.body(h, seq), lines[seq - 1])
+
+    def test_big_batch_gap_and_forgery_in_a_later_piece(self):
+        h, cl, lines = self.big(21, 2000)
+        self.assertEqual(cl.post_events(lines[:1000])[1]["acked_sequence"], 1000)
+        forged = lines[1800].replace('"reason":"default storage block"', '"reason":"nothing happened"')
+        second = lines[1000:1500] + lines[1510:1800] + [forged] + lines[1801:]
+        status, r = cl.post_events(second)
+        self.assertEqual(status, 200, r)
+        self.assertEqual((r["stored"], r["acked_sequence"], r["last_sequence"], r["chain"]), (990, 1500, 2000, "broken"))
+        alerts = self.alerts(h)
+        gaps = [(a["sequence"], a["sequence_end"]) for a in alerts if a["kind"] == "gap"]
+        self.assertEqual(gaps, [(1501, 1510)])
+        self.assertEqual([a["sequence"] for a in alerts if a["kind"] == "hash"], [1801])
+        self.assertEqual(self.count(h), 1990)
+        self.assertEqual(cl.post_events(lines[1500:1510])[1]["acked_sequence"], 2000)
+
+    def test_big_batch_out_of_order_and_repeated(self):
+        h, cl, lines = self.big(22, 1000)
+        # a sequence twice, in different pieces: refused naming the later line, nothing stored
+        status, r = cl.post_events(lines[:900] + [lines[10]] + lines[900:])
+        self.assertEqual((status, r["line"]), (400, 901), r)
+        self.assertIn("appears twice", r["message"])
+        self.assertEqual(self.count(h), 0)
+        # lines in any order are stored as one batch all the same
+        status, r = cl.post_events(lines[::-1])
+        self.assertEqual(status, 200, r)
+        self.assertEqual((r["stored"], r["acked_sequence"], r["chain"]), (1000, 1000, "intact"))
+        self.assertEqual([a["kind"] for a in self.alerts(h) if a["kind"] != "enrolled"], [])
+
+    def test_big_batch_into_a_new_month(self):
+        # 2024-02-29T20:00Z, a record a minute: March begins at record 241, in a later piece of the batch
+        h, cl, lines = self.big(23, 1000, start=1709236800 * 1000000)
+        status, r = cl.post_events(lines)
+        self.assertEqual((status, r["stored"], r["acked_sequence"]), (200, 1000, 1000), r)
+        if self.pg:     # each month in its own partition
+            self.assertEqual(int(self.pg.sql("SELECT count(*) FROM events_202402")), 240)
+            self.assertEqual(int(self.pg.sql("SELECT count(*) FROM events_202403")), 760)
 
     # ---- refusals ----
 

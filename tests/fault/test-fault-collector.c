@@ -4,7 +4,8 @@
  * the canonical writer) and stored on SQLite with its chain checks (storage_ingest()). After every round:
  * a valid batch was not refused as malformed; the whole batch is stored or none of it (rows counted); what
  * is stored is what a run without failures stores (flags, alerts, host state); and the same batch sent
- * again without failures is stored exactly once. */
+ * again without failures is stored exactly once. The second scenario stores the batch piece by piece while it is
+ * parsed (batch_ingest() with pieces of a few records: the parsing thread, storage_ingest_pieces()). */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -92,6 +93,11 @@ static void init(void) {
         const char *line;
         size_t n;
 
+        if (body_first) {       /* made by an earlier scenario */
+                fault_rm_rf(dir);
+                free(dir);
+                return;
+        }
         if (asprintf(&path, "%s/journal.db", dir) < 0 || journal_open(path, &(JournalOptions) { .host_id = HOST_ID }, &j) < 0)
                 fault_fail("journal_open");
         for (unsigned k = 1; k <= N_LAST; k++) {
@@ -118,6 +124,7 @@ static void init(void) {
 }
 
 typedef struct Ctx {
+        bool streamed;
         char *db_path;
         Storage *s;
         int r_parse, r_ingest;
@@ -125,9 +132,20 @@ typedef struct Ctx {
         IngestResult res;
 } Ctx;
 
-static int ingest(Storage *s, const char *body, size_t len, IngestResult *ret, BatchError *err, int *ret_parse) {
+static int ingest(Storage *s, bool streamed, const char *body, size_t len, IngestResult *ret, BatchError *err,
+                  int *ret_parse) {
         IngestBatch b = {};
-        int r = batch_parse(body, len, HOST_ID, &b, err);
+        int r;
+        if (streamed) {
+                /* every body in pieces of about one record */
+                const BatchIngestOptions o = { .stream_min_bytes = 0, .piece_bytes = 512 };
+                size_t received = 0;
+                r = batch_ingest(s, HOST_ID, body, len, NOW, &o, ret, &received, err);
+                if (ret_parse)
+                        *ret_parse = err->status != 0 ? r : 0;
+                return r;
+        }
+        r = batch_parse(body, len, HOST_ID, &b, err);
         if (ret_parse)
                 *ret_parse = r;
         if (r < 0)
@@ -137,7 +155,7 @@ static int ingest(Storage *s, const char *body, size_t len, IngestResult *ret, B
         return r;
 }
 
-static void *setup(const char *dir) {
+static void *setup_with(const char *dir, bool streamed) {
         Ctx *c = calloc(1, sizeof(Ctx));
         char *spec = NULL;
         IngestResult res;
@@ -147,15 +165,24 @@ static void *setup(const char *dir) {
         int r = storage_open(spec, 1, &c->s);
         free(spec);
         fault_checkf(r == 0, "storage_open: %s", strerror(-r));
-        r = ingest(c->s, body_first, len_first, &res, &err, NULL);
+        r = ingest(c->s, false, body_first, len_first, &res, &err, NULL);
         fault_checkf(r == 0 && res.n_stored == N_FIRST, "the first batch: %s (%s)", strerror(-r), err.message);
         c->r_parse = c->r_ingest = NOT_CALLED;
+        c->streamed = streamed;
         return c;
+}
+
+static void *setup(const char *dir) {
+        return setup_with(dir, false);
+}
+
+static void *setup_streamed(const char *dir) {
+        return setup_with(dir, true);
 }
 
 static void run(void *userdata) {
         Ctx *c = userdata;
-        c->r_ingest = ingest(c->s, body_batch, len_batch, &c->res, &c->err, &c->r_parse);
+        c->r_ingest = ingest(c->s, c->streamed, body_batch, len_batch, &c->res, &c->err, &c->r_parse);
 }
 
 static int64_t sql_int(sqlite3 *db, const char *sql) {
@@ -225,7 +252,7 @@ static void check(void *userdata) {
                 fault_checkf(!all, "storage_ingest() returned %d and the batch is stored", c->r_ingest);
 
         /* the agent sends it again: stored exactly once */
-        int r = ingest(c->s, body_batch, len_batch, &res, &err, NULL);
+        int r = ingest(c->s, c->streamed, body_batch, len_batch, &res, &err, NULL);
         fault_checkf(r == 0, "the batch sent again without failures: %s (%s)", strerror(-r), err.message);
         fault_checkf(res.n_stored == (all ? 0 : N_BATCH) && res.n_duplicates == (all ? N_BATCH : 0) && res.n_conflicts == 0,
                      "sent again: stored %zu, duplicates %zu, conflicts %zu", res.n_stored, res.n_duplicates,
@@ -251,13 +278,28 @@ static void test_collector_ingest(void **state) {
                 .max_rounds = 0, /* all: N is about 550 */
         };
         assert_int_equal(fault_torture(&s), 0);
-        free(body_first);
-        free(body_batch);
+}
+
+static void test_collector_ingest_pieces(void **state) {
+        static const FaultScenario s = {
+                .name = "collector-ingest-pieces",
+                .init = init,
+                .setup = setup_streamed,
+                .run = run,
+                .check = check,
+                .teardown = teardown,
+                .max_rounds = 0,
+        };
+        assert_int_equal(fault_torture(&s), 0);
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_collector_ingest),
+                cmocka_unit_test(test_collector_ingest_pieces),
         };
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        int r = cmocka_run_group_tests(tests, NULL, NULL);
+        free(body_first);
+        free(body_batch);
+        return r;
 }
