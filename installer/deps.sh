@@ -15,10 +15,10 @@ MNGUARD_PACKAGES=(
         libcmocka-dev umockdev libumockdev-dev gir1.2-umockdev-1.0 udev
         # block tests: images (mkfs.ext4, mkfs.exfat), exfat-fuse mounts, losetup/partx/blockdev
         e2fsprogs exfatprogs exfat-fuse util-linux mount
-        # collector: HTTPS server, TLS/CA, PostgreSQL client, gzip; tests: a private PostgreSQL 15 cluster,
+        # collector: HTTPS server, TLS/CA, PostgreSQL client, gzip (zlib; libdeflate for whole bodies); tests: a private PostgreSQL 15 cluster,
         # openssl/curl CLIs; mnguardd's reporter and the benchmarks: libcurl (GnuTLS flavour; it conflicts with
         # libcurl4-openssl-dev)
-        libmicrohttpd-dev libgnutls28-dev libpq-dev zlib1g-dev postgresql-15 openssl curl libcurl4-gnutls-dev
+        libmicrohttpd-dev libgnutls28-dev libpq-dev zlib1g-dev libdeflate-dev postgresql-15 openssl curl libcurl4-gnutls-dev
         # session helper: notifications (libnotify, gettext catalogs), X11 clipboard guard (XFixes, XRes);
         # its tests: a session D-Bus with python3-dbusmock, Xvfb, xclip
         libnotify-dev libglib2.0-dev libx11-dev libxfixes-dev libxres-dev gettext

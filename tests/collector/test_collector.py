@@ -174,10 +174,27 @@ class CollectorTest(unittest.TestCase):
 
     def test_gzip_body(self):
         h, cl = self.host(2)
-        lines = ct.make_events(self.base, h, "mn-pc-0002", 30, T0, HOUR)
+        lines = ct.make_events(self.base, h, "mn-pc-0002", 40, T0, HOUR)
+        lines, more = lines[:30], lines[30:]
         status, r = cl.post_events(lines, gz=True)
         self.assertEqual((status, r["stored"], r["acked_sequence"]), (200, 30, 30))
         self.assertEqual(self.count(h), 30)
+        head = "".join(l + "\n" for l in more[:5]).encode()
+        tail = "".join(l + "\n" for l in more[5:]).encode()
+        gz_headers = {"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}
+        # a corrupted CRC, or a size trailer that is not the body's: refused, nothing stored
+        bad_crc = bytearray(gzip.compress(head + tail))
+        bad_crc[-8] ^= 0xff
+        bad_size = bytearray(gzip.compress(head + tail))
+        bad_size[-4] ^= 0x01
+        for body in (bad_crc, bad_size):
+            status, r = cl.json("POST", "/v1/events", bytes(body), gz_headers)
+            self.assertEqual((status, r["error"]), (400, "bad-gzip"))
+        self.assertEqual(self.count(h), 30)
+        # two gzip members one after the other (gzip -c a b): one body
+        status, r = cl.json("POST", "/v1/events", gzip.compress(head) + gzip.compress(tail), gz_headers)
+        self.assertEqual((status, r["stored"], r["acked_sequence"]), (200, 10, 40), r)
+        self.assertEqual(self.count(h), 40)
 
     def test_gap_flagged_then_filled(self):
         h, cl = self.host(3)
