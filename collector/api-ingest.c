@@ -23,8 +23,10 @@ int api_ingest(Server *srv, const Request *req, Reply *reply) {
                 reply_error(reply, (unsigned) err.status, code, err.line, "%s", err.message);
                 return 0;
         }
-        if (r == -ENOMEM)
+        if (r == -ENOMEM) {
+                log_oom();
                 return r;
+        }
         if (r < 0) {
                 log_warning_errno(r, "Failed to store a batch from host %s: %m", host_id);
                 reply_storage_error(reply, r);

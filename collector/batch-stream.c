@@ -99,17 +99,16 @@ int batch_stream_piece(BatchStream *s, size_t k, IngestPiece *ret) {
         } else if (k > 0)
                 stream_wait(s, (unsigned) k);
         Chunk *c = &s->pieces[k];
+        /* Past BATCH_EVENTS_MAX: whether that or a refused line in a later piece comes first is for
+         * batch_stream_finish() to say, as batch_parse() would. */
+        if (s->n_records + c->b.n > BATCH_EVENTS_MAX || (c->r < 0 && s->n_records + c->b.n == BATCH_EVENTS_MAX))
+                return -ECANCELED;
         if (c->r < 0) {
                 if (c->r != -ENOMEM)
                         s->err = c->err;
                 return c->r;
         }
         s->n_records += c->b.n;
-        if (s->n_records > BATCH_EVENTS_MAX) {
-                s->err = (BatchError) { .status = 413 };
-                snprintf(s->err.message, sizeof(s->err.message), "more than %u records in one batch", BATCH_EVENTS_MAX);
-                return -E2BIG;
-        }
         *ret = (IngestPiece) { .records = c->b.records, .n = c->b.n, .host_name = c->b.host_name };
         return 1;
 }

@@ -347,9 +347,7 @@ int batch_chunk_parse(Chunk *c) {
                 if (n == 0)
                         continue;       /* blank lines (a final newline) carry nothing */
                 if (c->b.n >= BATCH_EVENTS_MAX) {
-                        err->status = 413;
-                        err->line = line;
-                        snprintf(err->message, sizeof(err->message), "more than %u records in one batch", BATCH_EVENTS_MAX);
+                        (void) batch_fail(err, 413, line, "more than %u records in one batch", BATCH_EVENTS_MAX);
                         return -E2BIG;
                 }
                 if (c->b.n == c->cap) {
@@ -402,18 +400,26 @@ int batch_chunks_merge(Chunk *chunks, unsigned n_chunks, IngestBatch *ret, Batch
         _cleanup_(batch_done) IngestBatch b = {};
         int r = 0;
 
+        /* As one pass would answer: the first, in line order, of a refused line and the record past
+         * BATCH_EVENTS_MAX (a chunk's records all come before its refused line, if any). */
         size_t total = 0;
-        for (unsigned k = 0; k < n_chunks; k++) {
-                if (r == 0 && chunks[k].r < 0) {
-                        r = chunks[k].r;
-                        *err = chunks[k].err;
+        for (unsigned k = 0; k < n_chunks && r == 0; k++) {
+                const Chunk *c = &chunks[k];
+                if (total + c->b.n > BATCH_EVENTS_MAX) {
+                        unsigned line = c->b.records[BATCH_EVENTS_MAX - total].line;
+                        (void) batch_fail(err, 413, line, "more than %u records in one batch", BATCH_EVENTS_MAX);
+                        r = -E2BIG;
+                } else if (c->r < 0) {
+                        r = c->r;
+                        *err = c->err;
+                        /* the refused line is the one past the limit: the limit is what one pass sees first */
+                        if (total + c->b.n == BATCH_EVENTS_MAX && r != -ENOMEM && err->line > 0) {
+                                unsigned line = err->line;
+                                (void) batch_fail(err, 413, line, "more than %u records in one batch", BATCH_EVENTS_MAX);
+                                r = -E2BIG;
+                        }
                 }
-                total += chunks[k].b.n;
-        }
-        if (r == 0 && total > BATCH_EVENTS_MAX) {
-                err->status = 413;
-                snprintf(err->message, sizeof(err->message), "more than %u records in one batch", BATCH_EVENTS_MAX);
-                r = -E2BIG;
+                total += c->b.n;
         }
         if (r == 0 && total > 0) {
                 b.records = malloc(total * sizeof(IngestRecord));

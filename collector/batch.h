@@ -61,7 +61,8 @@ typedef struct BatchStream BatchStream;
 int batch_stream_new(const char *body, size_t len, const char *host_id, size_t piece_bytes /* 0: BATCH_STREAM_PIECE_BYTES */,
                      BatchStream **ret);
 /* Piece k, in turn from 0: > 0 with *ret (its records stay the stream's), 0 after the last piece;
- * -EBADMSG, -EPERM or -E2BIG when the batch is refused there (batch_stream_error() says why), -ENOMEM. */
+ * -EBADMSG, -EPERM or -E2BIG when the batch is refused there (batch_stream_error() says why), -ECANCELED
+ * past BATCH_EVENTS_MAX records (batch_stream_finish() gives the refusal), -ENOMEM. */
 int batch_stream_piece(BatchStream *s, size_t k, IngestPiece *ret);
 /* The refusal of the batch when a piece was refused, else NULL. */
 const BatchError *batch_stream_error(const BatchStream *s);

@@ -79,7 +79,8 @@ static int inflate_zlib(const void *in, size_t in_len, size_t max, char **ret, s
  * last word: the answer is the one zlib gives. */
 int gzip_inflate(const void *in, size_t in_len, size_t max, char **ret, size_t *ret_len) {
         const uint8_t *p = in;
-        if (in_len < 18 || max >= UINT32_MAX)
+        /* a gzip member of deflate data without a header CRC (libdeflate skips that CRC, zlib checks it) */
+        if (in_len < 18 || max >= UINT32_MAX || p[0] != 0x1f || p[1] != 0x8b || p[2] != 8 || (p[3] & 0x02))
                 return inflate_zlib(in, in_len, max, ret, ret_len);
         size_t isize = (size_t) p[in_len - 4] | (size_t) p[in_len - 3] << 8 | (size_t) p[in_len - 2] << 16 |
                        (size_t) p[in_len - 1] << 24;
@@ -98,8 +99,10 @@ int gzip_inflate(const void *in, size_t in_len, size_t max, char **ret, size_t *
         size_t used_in = 0, n = 0;
         enum libdeflate_result lr = libdeflate_gzip_decompress_ex(d, in, in_len, out, isize, &used_in, &n);
         libdeflate_free_decompressor(d);
-        if (lr != LIBDEFLATE_SUCCESS || used_in != in_len || n != isize)
+        if (lr != LIBDEFLATE_SUCCESS || used_in != in_len || n != isize) {
+                free(TAKE_PTR(out));    /* not two buffers of up to max at once */
                 return inflate_zlib(in, in_len, max, ret, ret_len);
+        }
         out[n] = 0;
         *ret = TAKE_PTR(out);
         *ret_len = n;

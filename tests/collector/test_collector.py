@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 import unittest
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import collectortest as ct  # noqa: E402
@@ -191,6 +192,21 @@ class CollectorTest(unittest.TestCase):
             status, r = cl.json("POST", "/v1/events", bytes(body), gz_headers)
             self.assertEqual((status, r["error"]), (400, "bad-gzip"))
         self.assertEqual(self.count(h), 30)
+        # a header with its own CRC (FHCRC): checked, as zlib does
+        def with_header_crc(data, good=True):
+            header = bytes([0x1f, 0x8b, 8, 0x02, 0, 0, 0, 0, 0, 255])
+            crc16 = zlib.crc32(header) & 0xffff
+            if not good:
+                crc16 ^= 0x1234
+            deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+            raw = deflate.compress(data) + deflate.flush()
+            return (header + crc16.to_bytes(2, "little") + raw + zlib.crc32(data).to_bytes(4, "little")
+                    + (len(data) & 0xffffffff).to_bytes(4, "little"))
+        status, r = cl.json("POST", "/v1/events", with_header_crc(head + tail, good=False), gz_headers)
+        self.assertEqual((status, r["error"]), (400, "bad-gzip"))
+        self.assertEqual(self.count(h), 30)
+        status, r = cl.json("POST", "/v1/events", with_header_crc(b""), gz_headers)     # a heartbeat
+        self.assertEqual((status, r["acked_sequence"]), (200, 30), r)
         # two gzip members one after the other (gzip -c a b): one body
         status, r = cl.json("POST", "/v1/events", gzip.compress(head) + gzip.compress(tail), gz_headers)
         self.assertEqual((status, r["stored"], r["acked_sequence"]), (200, 10, 40), r)
@@ -381,6 +397,13 @@ class CollectorTest(unittest.TestCase):
         line = ct.make_events(self.base, h, "mn-pc-0010", 1, T0, HOUR)[0]
         status, r = cl.post_events([line] * 10001)
         self.assertEqual((status, r["error"]), (413, "batch-too-large"))
+        # 10,001 records in order (stored piece by piece until the limit), or 10,000 and a malformed line:
+        # refused at line 10,001 as one pass over the lines would, nothing stored
+        many = ct.make_events(self.base, h, "mn-pc-0010", 10001, T0, 1000000, tag="-many")
+        for body in (many, many[:10000] + ["{bad"], many[:10000] + ["{bad"] * 3):
+            status, r = cl.post_events(body)
+            self.assertEqual((status, r["error"], r["line"]), (413, "batch-too-large", 10001), r)
+        self.assertEqual(self.count(h), 0)
         # a gzip bomb: small on the wire, beyond the bound inflated
         bomb = gzip.compress(b"\n" * (17 * 1024 * 1024))
         status, r = cl.json("POST", "/v1/events", bomb, {"Content-Encoding": "gzip"})
