@@ -138,14 +138,14 @@ class ReporterTest(unittest.TestCase):
             s.close()
         return {f"{tag}-{i}" for i in range(n)}
 
-    def assert_exactly_once(self, expected_notes, allow_failures=False):
+    def assert_exactly_once(self, expected_notes, allow_failures=False, timeout=DEADLINE):
         """Waits until every expected note is on the collector; then checks no sequence twice, the stored
         sequences contiguous from 1, and each note once."""
         def complete():
             recs = self.collector_records()
             got = {r.get("mnguard", {}).get("note") for r in recs}
             return recs if expected_notes <= got else None
-        recs = wait_for("every note on the collector", complete)
+        recs = wait_for("every note on the collector", complete, timeout=timeout)
         seqs = [r["event"]["sequence"] for r in recs]
         self.assertEqual(len(seqs), len(set(seqs)), "duplicate rows on the collector")
         self.assertEqual(sorted(seqs), list(range(1, max(seqs) + 1)), "sequences missing on the collector")
@@ -182,28 +182,35 @@ class ReporterTest(unittest.TestCase):
         alerts = self.c.cli("alerts", "--host", host, "--json", "--limit", "0").stdout
         self.assertEqual([json.loads(l)["kind"] for l in alerts.splitlines() if l], ["enrolled"])
 
+    def outage(self, make_notes):
+        """Stops the collector, makes notes, starts it again. Returns the notes and how long the agent may
+        still wait before its next attempt: its backoff doubles (1 s up to 5 min) while the collector is
+        down, so a wait begun just before the restart can be twice the outage."""
+        self.c.stop()
+        down = time.monotonic()
+        notes = make_notes()
+        self.c.start()
+        return notes, DEADLINE + 2 * (time.monotonic() - down)
+
     def test_collector_down_then_up(self):
         self.d.start()
         notes = self.notes("before", 10)
         self.assert_exactly_once(notes)
-        self.c.stop()
-        notes |= self.notes("outage", 300)
-        self.c.start()
-        self.assert_exactly_once(notes)
+        more, timeout = self.outage(lambda: self.notes("outage", 300))
+        self.assert_exactly_once(notes | more, timeout=timeout)
         self.assertEqual(self.d.stop(), 0)
 
     def test_kill_agent_mid_upload(self):
         self.d.start()
         notes = self.notes("warm", 5)
         self.assert_exactly_once(notes)
-        self.c.stop()
-        notes |= self.notes("backlog", 3000)
-        self.c.start()
+        more, timeout = self.outage(lambda: self.notes("backlog", 3000))
+        notes |= more
         # kill -9 once the collector has part of the backlog (or, on a fast machine, right away)
         def partial():
             h = self.host()
             return h and h["acked_sequence"] > 10
-        wait_for("the upload to start", partial, interval=0.005)
+        wait_for("the upload to start", partial, timeout=timeout, interval=0.005)
         self.d.kill()
         print(f"killed at collector ack {self.host()['acked_sequence']} of about {len(notes) + 2}",
               file=sys.stderr)
