@@ -42,11 +42,18 @@ static void hex32(const uint8_t h[SHA256_SIZE], char out[65]) {
         out[64] = 0;
 }
 
-static int add_alert(StorageTxn *t, Storage *s, HostState *st, AlertKind kind, uint64_t seq, uint64_t seq_end,
-                     const IngestRecord *r, uint64_t now, const char *fmt, ...) _printf_(9, 10);
+/* Alerts kept until the open COPY of a piece-by-piece ingest has ended (no other statement can run then). */
+typedef struct AlertList {
+        AlertRecord *a;
+        size_t n, cap;
+} AlertList;
 
-static int add_alert(StorageTxn *t, Storage *s, HostState *st, AlertKind kind, uint64_t seq, uint64_t seq_end,
-                     const IngestRecord *r, uint64_t now, const char *fmt, ...) {
+static int add_alert(StorageTxn *t, Storage *s, HostState *st, AlertList *later, AlertKind kind, uint64_t seq,
+                     uint64_t seq_end, const IngestRecord *r, uint64_t now, const char *fmt, ...) _printf_(10, 11);
+
+/* Records an alert now, or in later (when not NULL) for later_flush(). */
+static int add_alert(StorageTxn *t, Storage *s, HostState *st, AlertList *later, AlertKind kind, uint64_t seq,
+                     uint64_t seq_end, const IngestRecord *r, uint64_t now, const char *fmt, ...) {
         AlertRecord a = { .created_usec = now, .kind = kind, .sequence = seq, .sequence_end = seq_end };
         memcpy(a.host_id, st->host_id, sizeof(a.host_id));
         va_list ap;
@@ -59,7 +66,27 @@ static int add_alert(StorageTxn *t, Storage *s, HostState *st, AlertKind kind, u
         }
         if (alert_kind_breaks_chain(kind))
                 st->n_broken++;
-        return s->ops->ingest_alert(t, &a);
+        if (!later)
+                return s->ops->ingest_alert(t, &a);
+        if (later->n == later->cap) {
+                size_t ncap = later->cap ? later->cap * 2 : 16;
+                AlertRecord *na = realloc(later->a, ncap * sizeof(*na));
+                if (!na)
+                        return -ENOMEM;
+                later->a = na;
+                later->cap = ncap;
+        }
+        later->a[later->n++] = a;      /* body points into a record, valid until the ingest returns */
+        return 0;
+}
+
+static int later_flush(Storage *s, StorageTxn *t, AlertList *later) {
+        for (size_t i = 0; i < later->n; i++) {
+                int r = s->ops->ingest_alert(t, &later->a[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 /* Moves the contiguous mark forward over what is stored. */
@@ -83,6 +110,7 @@ static int advance_contiguous(Storage *s, StorageTxn *t, HostState *st) {
 
 /* Where the check of a batch stands between its pieces. */
 typedef struct CheckCursor {
+        AlertList *later;               /* alerts kept for later, or NULL: recorded at once */
         bool had_events;                /* the host had stored records before this batch */
         uint64_t prev_max;              /* highest sequence seen before the current record */
         const IngestRecord *batch_prev; /* previous record of this batch */
@@ -107,7 +135,7 @@ static int check_records(Storage *s, StorageTxn *t, HostState *st, const Known *
                         else {
                                 hex32(same->hash, a);
                                 hex32(rec->hash, b);
-                                r = add_alert(t, s, st, ALERT_CONFLICT, rec->sequence, rec->sequence, rec, now,
+                                r = add_alert(t, s, st, cur->later, ALERT_CONFLICT, rec->sequence, rec->sequence, rec, now,
                                               "sequence %llu was stored with hash %.16s…, now received with %.16s…",
                                               (unsigned long long) rec->sequence, a, b);
                                 if (r < 0)
@@ -128,7 +156,7 @@ static int check_records(Storage *s, StorageTxn *t, HostState *st, const Known *
                 rec->flags = 0;
                 if (!rec->hash_ok) {
                         rec->flags |= EVENT_FLAG_HASH;
-                        r = add_alert(t, s, st, ALERT_HASH, rec->sequence, rec->sequence, NULL, now,
+                        r = add_alert(t, s, st, cur->later, ALERT_HASH, rec->sequence, rec->sequence, NULL, now,
                                       "record %llu does not hash to its mnguard.hash (modified or forged)",
                                       (unsigned long long) rec->sequence);
                         if (r < 0)
@@ -152,7 +180,7 @@ static int check_records(Storage *s, StorageTxn *t, HostState *st, const Known *
                                 rec->flags |= EVENT_FLAG_LINK;
                                 hex32(pred_hash, a);
                                 hex32(rec->prev_hash, b);
-                                r = add_alert(t, s, st, ALERT_LINK, rec->sequence, rec->sequence, NULL, now,
+                                r = add_alert(t, s, st, cur->later, ALERT_LINK, rec->sequence, rec->sequence, NULL, now,
                                               "record %llu names prev_hash %.16s…, but its predecessor's hash is %.16s…",
                                               (unsigned long long) rec->sequence, b, a);
                                 if (r < 0)
@@ -160,14 +188,14 @@ static int check_records(Storage *s, StorageTxn *t, HostState *st, const Known *
                         }
                 } else if (!cur->had_events && !cur->batch_prev) {
                         /* The host's first record: nothing to link to. */
-                        r = add_alert(t, s, st, ALERT_START, rec->sequence, rec->sequence, NULL, now,
+                        r = add_alert(t, s, st, cur->later, ALERT_START, rec->sequence, rec->sequence, NULL, now,
                                       "the host's first record is sequence %llu, not 1 (its journal was pruned "
                                       "or set aside before enrollment)", (unsigned long long) rec->sequence);
                         if (r < 0)
                                 return r;
                 } else if (rec->sequence > cur->prev_max + 1) {
                         rec->flags |= EVENT_FLAG_GAP;
-                        r = add_alert(t, s, st, ALERT_GAP, cur->prev_max + 1, rec->sequence - 1, NULL, now,
+                        r = add_alert(t, s, st, cur->later, ALERT_GAP, cur->prev_max + 1, rec->sequence - 1, NULL, now,
                                       "sequences %llu-%llu are missing before %llu",
                                       (unsigned long long) (cur->prev_max + 1), (unsigned long long) (rec->sequence - 1),
                                       (unsigned long long) rec->sequence);
@@ -180,7 +208,7 @@ static int check_records(Storage *s, StorageTxn *t, HostState *st, const Known *
                 const ExistingEvent *next = known_find(known, rec->sequence + 1);
                 bool next_in_batch = i + 1 < n && records[i + 1].sequence == rec->sequence + 1;
                 if (next && !next_in_batch && memcmp(next->prev_hash, rec->hash, SHA256_SIZE) != 0) {
-                        r = add_alert(t, s, st, ALERT_LINK, rec->sequence + 1, rec->sequence + 1, NULL, now,
+                        r = add_alert(t, s, st, cur->later, ALERT_LINK, rec->sequence + 1, rec->sequence + 1, NULL, now,
                                       "stored record %llu does not link to the record %llu received now",
                                       (unsigned long long) (rec->sequence + 1), (unsigned long long) rec->sequence);
                         if (r < 0)
@@ -351,6 +379,8 @@ int storage_ingest_pieces(Storage *s, const char *host_id, IngestPieceFunc next,
         StorageTxn *t = NULL;
         IngestResult res = {};
         CheckCursor cur = {};
+        AlertList later = {};
+        bool copying = false;
         const char *host_name = NULL;
         int r;
 
@@ -399,6 +429,14 @@ int storage_ingest_pieces(Storage *s, const char *host_id, IngestPieceFunc next,
                         }
                         known.rows = rows;
                         cur = (CheckCursor) { .had_events = st.last_sequence > 0, .prev_max = st.last_sequence };
+                        /* One statement for all pieces where the backend has it (PostgreSQL: one COPY, fed
+                         * piece by piece); the alerts wait for its end. */
+                        if (s->ops->ingest_copy_begin) {
+                                if ((r = s->ops->ingest_copy_begin(t)) < 0)
+                                        break;
+                                copying = true;
+                                cur.later = &later;
+                        }
                 } else if (s->ops->ingest_prepared && !s->ops->ingest_prepared(s, ptrs, piece.n, now_usec)) {
                         /* not inside the open transaction: it may have to wait for this one's locks */
                         r = -ECANCELED;
@@ -408,13 +446,22 @@ int storage_ingest_pieces(Storage *s, const char *host_id, IngestPieceFunc next,
                 r = check_records(s, t, &st, &known, piece.records, piece.n, now_usec, &res, &cur, fresh.p, &fresh.n);
                 if (r < 0)
                         break;
-                if (fresh.n > n_before && (r = s->ops->ingest_insert(t, fresh.p + n_before, fresh.n - n_before, now_usec)) < 0)
-                        break;
+                if (fresh.n > n_before) {
+                        r = copying ? s->ops->ingest_copy_add(t, fresh.p + n_before, fresh.n - n_before, now_usec)
+                                    : s->ops->ingest_insert(t, fresh.p + n_before, fresh.n - n_before, now_usec);
+                        if (r < 0)
+                                break;
+                }
         }
         free(all.p);
         fresh_mem = fresh.p;
         if (r == 0 && !t)
                 r = -ECANCELED;         /* no records: storage_ingest() records the visit */
+        if (r == 0 && copying)
+                r = s->ops->ingest_copy_end(t);         /* on failure, ingest_abort() ends the COPY */
+        if (r == 0)
+                r = later_flush(s, t, &later);
+        free(later.a);
         if (r == 0)
                 r = update_state(s, t, &st, fresh.p, fresh.n, now_usec, &res);
         if (r == 0 && host_name) {

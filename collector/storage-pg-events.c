@@ -16,6 +16,13 @@
 /* Batches up to this size are inserted row by row rather than with COPY. */
 #define PG_INSERT_ROWS_MAX 4u
 
+/* COPY's binary format: no escaping or hex on this side, no parsing on the server's (text COPY spent a
+ * quarter of the backend's time in parsing). */
+typedef struct CopyBuf {
+        char *data;
+        size_t len, cap;
+} CopyBuf;
+
 struct StorageTxn {
         PgStorage *s;
         PGconn *c;
@@ -23,6 +30,8 @@ struct StorageTxn {
         char host_id[HOST_ID_LEN + 1];
         char host_key[24];              /* hosts.host_key as text (the statements' parameter) */
         int64_t host_key_value;
+        bool copying;                   /* a COPY of event rows is open (pg_ingest_copy_begin()) */
+        CopyBuf copy;
 };
 
 #define HOST_COLUMNS "host_id, host_name, grp, enrolled, last_seen, first_seq, contiguous_seq, last_seq, n_events, n_broken, " \
@@ -47,6 +56,7 @@ void pg_host_from_row(const PGresult *res, int row, HostState *h) {
 
 static void txn_free(StorageTxn *t) {
         pg_conn_put(t->s, t->index);
+        free(t->copy.data);
         free(t);
 }
 
@@ -143,12 +153,6 @@ int pg_ingest_sequences_after(StorageTxn *t, uint64_t after, uint64_t *out, size
         return 0;
 }
 
-/* COPY's binary format: no escaping or hex on this side, no parsing on the server's (text COPY spent a
- * quarter of the backend's time in parsing). */
-typedef struct CopyBuf {
-        char *data;
-        size_t len, cap;
-} CopyBuf;
 
 static int copy_reserve(CopyBuf *b, size_t extra) {
         if (b->len + extra <= b->cap)
@@ -245,37 +249,72 @@ static int insert_rows(StorageTxn *t, IngestRecord *const *records, size_t n, ui
         return 0;
 }
 
-int pg_ingest_insert(StorageTxn *t, IngestRecord *const *records, size_t n, uint64_t received_usec) {
-        CopyBuf b = {};
-        int r = 0;
-        if (n <= PG_INSERT_ROWS_MAX)
-                return insert_rows(t, records, n, received_usec);
+static int copy_finish(StorageTxn *t, const char *error);
+
+int pg_ingest_copy_begin(StorageTxn *t) {
         _cleanup_(PQclearp) PGresult *start = PQexec(t->c, "COPY event_rows (host_key, seq, ts, received, action, user_name, "
                                                            "dev_serial, dev_vidpid, flags, hash, prev_hash, digest, body) "
                                                            "FROM STDIN (FORMAT binary)");
         if (!start || PQresultStatus(start) != PGRES_COPY_IN)
                 return pg_result_errno(t->c, start);
-        r = copy_header(&b);
-        for (size_t i = 0; i < n && r >= 0; i++) {
-                r = copy_row(&b, t->host_key_value, records[i], received_usec);
-                if (r >= 0 && i + 1 == n && (r = copy_reserve(&b, 2)) >= 0)
-                        put_be(&b, UINT16_MAX, 2); /* the trailer: -1 */
-                if (r >= 0 && (b.len >= PG_COPY_CHUNK || i + 1 == n)) {
-                        if (PQputCopyData(t->c, b.data, (int) b.len) != 1)
-                                r = -ECONNRESET;
-                        b.len = 0;
+        t->copying = true;
+        t->copy.len = 0;
+        int r = copy_header(&t->copy);
+        if (r < 0)
+                (void) copy_finish(t, "mnguard-collector: out of memory");
+        return r;
+}
+
+/* Rows into the open COPY, sent in pieces of PG_COPY_CHUNK or more: the backend works on them meanwhile. */
+int pg_ingest_copy_add(StorageTxn *t, IngestRecord *const *records, size_t n, uint64_t received_usec) {
+        CopyBuf *b = &t->copy;
+        for (size_t i = 0; i < n; i++) {
+                if (copy_row(b, t->host_key_value, records[i], received_usec) < 0)
+                        return -ENOMEM;
+                if (b->len >= PG_COPY_CHUNK || i + 1 == n) {
+                        if (PQputCopyData(t->c, b->data, (int) b->len) != 1)
+                                return -ECONNRESET;
+                        b->len = 0;
                 }
         }
-        free(b.data);
-        if (PQputCopyEnd(t->c, r < 0 ? "mnguard-collector: aborted" : NULL) != 1 && r >= 0)
+        /* all of it to the backend now, not the last few KiB left in libpq's buffer until the next piece */
+        return PQflush(t->c) == 0 ? 0 : -ECONNRESET;
+}
+
+/* Ends the open COPY: with its trailer (error NULL), or failed with error (the transaction is then lost). */
+static int copy_finish(StorageTxn *t, const char *error) {
+        int r = 0;
+        if (!error && (r = copy_reserve(&t->copy, 2)) >= 0) {
+                put_be(&t->copy, UINT16_MAX, 2); /* the trailer: -1 */
+                if (PQputCopyData(t->c, t->copy.data, (int) t->copy.len) != 1)
+                        r = -ECONNRESET;
+        }
+        t->copy.len = 0;
+        t->copying = false;
+        if (PQputCopyEnd(t->c, r < 0 || error ? error ?: "mnguard-collector: aborted" : NULL) != 1 && r >= 0)
                 r = -ECONNRESET;
         PGresult *res;
         while ((res = PQgetResult(t->c))) {
-                if (r >= 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
+                if (r >= 0 && !error && PQresultStatus(res) != PGRES_COMMAND_OK)
                         r = pg_result_errno(t->c, res);
                 PQclear(res);
         }
         return r;
+}
+
+int pg_ingest_copy_end(StorageTxn *t) {
+        return copy_finish(t, NULL);
+}
+
+int pg_ingest_insert(StorageTxn *t, IngestRecord *const *records, size_t n, uint64_t received_usec) {
+        if (n <= PG_INSERT_ROWS_MAX)
+                return insert_rows(t, records, n, received_usec);
+        int r = pg_ingest_copy_begin(t);
+        if (r < 0)
+                return r;
+        r = pg_ingest_copy_add(t, records, n, received_usec);
+        int k = copy_finish(t, r < 0 ? "mnguard-collector: aborted" : NULL);
+        return r < 0 ? r : k;
 }
 
 int pg_ingest_alert(StorageTxn *t, const AlertRecord *a) {
@@ -316,6 +355,8 @@ int pg_ingest_commit(StorageTxn *t, const HostState *h) {
 }
 
 void pg_ingest_abort(StorageTxn *t) {
+        if (t->copying)
+                (void) copy_finish(t, "mnguard-collector: batch not stored");
         if (PQstatus(t->c) == CONNECTION_OK)
                 pg_exec(t->c, "ROLLBACK");
         txn_free(t);

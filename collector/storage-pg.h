@@ -72,6 +72,9 @@ int pg_query_prepared(PgStorage *s, unsigned index, PgStmt id, const char *sql, 
                       const int *lengths, const int *binary, PGresult **ret);
 /* Makes sure the monthly partitions for these records exist (outside any ingest transaction). */
 int pg_ingest_prepare(Storage *base, IngestRecord *const *records, size_t n, uint64_t now_usec);
+int pg_ingest_copy_begin(StorageTxn *t);
+int pg_ingest_copy_add(StorageTxn *t, IngestRecord *const *records, size_t n, uint64_t received_usec);
+int pg_ingest_copy_end(StorageTxn *t);
 bool pg_ingest_prepared(Storage *base, IngestRecord *const *records, size_t n, uint64_t now_usec);
 /* 32 bytes as "\x…" bytea text */
 void pg_bytea_text(const uint8_t h[static SHA256_SIZE], char out[static 2 * SHA256_SIZE + 3]);

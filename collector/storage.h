@@ -270,6 +270,11 @@ typedef struct StorageOps {
         /* Stored sequences of this host greater than after, ascending, at most max. */
         int (*ingest_sequences_after)(StorageTxn *t, uint64_t after, uint64_t *out, size_t max, size_t *ret_n);
         int (*ingest_insert)(StorageTxn *t, IngestRecord *const *records, size_t n, uint64_t received_usec);
+        /* Optional, all three or none: records inserted by one statement fed in pieces (PostgreSQL: one COPY).
+         * Between begin and end no other primitive runs on t; ingest_abort() ends an open one. */
+        int (*ingest_copy_begin)(StorageTxn *t);
+        int (*ingest_copy_add)(StorageTxn *t, IngestRecord *const *records, size_t n, uint64_t received_usec);
+        int (*ingest_copy_end)(StorageTxn *t);
         int (*ingest_alert)(StorageTxn *t, const AlertRecord *a);
         /* Writes the host state and commits; or rolls back. Both free t. */
         int (*ingest_commit)(StorageTxn *t, const HostState *state);

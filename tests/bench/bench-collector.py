@@ -9,7 +9,7 @@
 Usage: bench-collector.py BUILD_DIR. Each part is bounded; everything lives in a temporary directory that is
 removed afterwards. Sizes: BENCH_COLLECTOR_EVENTS, _TERMINALS, _SECONDS, _QUERY_EVENTS, _QUERY_HOSTS;
 BENCH_COLLECTOR_BATCH (records per drain batch, default 1,000 as
-the agent); BENCH_COLLECTOR_PG=0 skips PostgreSQL, BENCH_COLLECTOR_SQLITE=0 SQLite; BENCH_COLLECTOR_PARTS=drain,terminals,query
+the agent); BENCH_COLLECTOR_DRAINERS=N (N agents draining at once, EVENTS / N each, and their sum); BENCH_COLLECTOR_PG=0 skips PostgreSQL, BENCH_COLLECTOR_SQLITE=0 SQLite; BENCH_COLLECTOR_PARTS=drain,terminals,query
 picks parts; BENCH_COLLECTOR_PG_SETTINGS adds server options to the private cluster (e.g. "-c shared_buffers=1GB")."""
 
 import os
@@ -32,7 +32,33 @@ QUERY_EVENTS = int(os.environ.get("BENCH_COLLECTOR_QUERY_EVENTS", "10000000"))
 QUERY_HOSTS = int(os.environ.get("BENCH_COLLECTOR_QUERY_HOSTS", "1000"))
 PARTS = os.environ.get("BENCH_COLLECTOR_PARTS", "drain,terminals,query").split(",")
 PG_SETTINGS = os.environ.get("BENCH_COLLECTOR_PG_SETTINGS", "")
+DRAINERS = int(os.environ.get("BENCH_COLLECTOR_DRAINERS", "1"))  # agents draining at once (each EVENTS / N)
 BATCH = int(os.environ.get("BENCH_COLLECTOR_BATCH", "1000"))  # the agent posts at most 1,000 records (REPORTER_BATCH_MAX_RECORDS)
+
+
+def drain_parallel(c, name, url, work):
+    """DRAINERS agents at once, each with its own backlog of EVENTS / DRAINERS: each one's rate and their sum
+    (the drains overlap: each client makes its records first, which takes about as long for each)."""
+    procs = []
+    per = EVENTS // DRAINERS
+    for i in range(DRAINERS):
+        hid = "%032x" % (0xd0 + i)
+        c.cli("issue-host-cert", "--host", hid, "--out", os.path.join(work, f"drain{i}"))
+    log(f"{name}: {DRAINERS} agents draining {per} events each")
+    for i in range(DRAINERS):
+        hid = "%032x" % (0xd0 + i)
+        procs.append(subprocess.Popen([CLIENT, "drain", f"collector-drain-{name}-agent{i}", url, c.ca,
+                                       os.path.join(work, f"drain{i}.crt"), os.path.join(work, f"drain{i}.key"),
+                                       hid, str(per), str(BATCH)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True))
+    total = 0.0
+    for p in procs:
+        out, err = p.communicate()
+        if p.returncode != 0:
+            raise RuntimeError("drain client failed: " + err)
+        sys.stdout.write(out)
+        total += float(out.split()[1])
+    print(f"collector-drain-{name}-{DRAINERS}-agents-sum {total:.0f} events/s", flush=True)
 
 
 def log(msg):
@@ -78,12 +104,14 @@ def main():
             if "drain" in PARTS or "terminals" in PARTS:
                 c.start()
                 url = f"https://127.0.0.1:{c.port}"
-                if "drain" in PARTS:
+                if "drain" in PARTS and DRAINERS <= 1:
                     drain_id = "d" * 32
                     c.cli("issue-host-cert", "--host", drain_id, "--out", os.path.join(work, "drain"))
                     log(f"{name}: draining {EVENTS} events")
                     client("drain", f"collector-drain-{name}", url, c.ca, os.path.join(work, "drain.crt"),
                            os.path.join(work, "drain.key"), drain_id, EVENTS, BATCH)
+                elif "drain" in PARTS:
+                    drain_parallel(c, name, url, work)
                 if "terminals" in PARTS:
                     certs = os.path.join(work, "terminals")
                     os.makedirs(certs)
