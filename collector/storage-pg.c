@@ -183,7 +183,7 @@ static PGconn *pg_connect(const char *conninfo) {
         if (c && PQstatus(c) == CONNECTION_OK) {
                 /* quiet NOTICEs (e.g. "relation already exists, skipping") */
                 PQsetNoticeProcessor(c, NULL, NULL);
-                _cleanup_(PQclearp) PGresult *res = PQexec(c, "SET client_min_messages = warning");
+                PQclear(PQexec(c, "SET client_min_messages = warning"));
         }
         return c;
 }
