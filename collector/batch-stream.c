@@ -69,16 +69,19 @@ int batch_stream_new(const char *body, size_t len, const char *host_id, size_t p
         return 0;
 }
 
-/* Waits until piece k (> 0) is parsed; parses it here when the thread is not going to. */
-static void stream_wait(BatchStream *s, unsigned k) {
-        bool mine = false;
+/* Makes sure piece k is parsed: piece 0 here, a later one by the thread (waiting for it), or here when the
+ * thread is not going to. */
+static void stream_parse(BatchStream *s, unsigned k) {
+        if (k == 0) {
+                if (!s->parsed0)
+                        s->pieces[0].r = batch_chunk_parse(&s->pieces[0]);
+                s->parsed0 = true;
+                return;
+        }
         pthread_mutex_lock(&s->lock);
-        if (s->started) {
-                while (s->n_parsed <= k && !s->cancel)
-                        pthread_cond_wait(&s->cond, &s->lock);
-                mine = s->n_parsed <= k;
-        } else
-                mine = s->n_parsed <= k;
+        while (s->started && s->n_parsed <= k && !s->cancel)
+                pthread_cond_wait(&s->cond, &s->lock);
+        bool mine = s->n_parsed <= k;
         pthread_mutex_unlock(&s->lock);
         if (mine) {
                 /* pieces before k were handed over (parsed); the thread has stopped or never ran */
@@ -93,11 +96,7 @@ static void stream_wait(BatchStream *s, unsigned k) {
 int batch_stream_piece(BatchStream *s, size_t k, IngestPiece *ret) {
         if (k >= s->n_pieces)
                 return 0;
-        if (k == 0 && !s->parsed0) {
-                s->pieces[0].r = batch_chunk_parse(&s->pieces[0]);
-                s->parsed0 = true;
-        } else if (k > 0)
-                stream_wait(s, (unsigned) k);
+        stream_parse(s, (unsigned) k);
         Chunk *c = &s->pieces[k];
         /* Past BATCH_EVENTS_MAX: whether that or a refused line in a later piece comes first is for
          * batch_stream_finish() to say, as batch_parse() would. */
@@ -134,13 +133,9 @@ static void stream_stop(BatchStream *s) {
 
 int batch_stream_finish(BatchStream *s, IngestBatch *ret, BatchError *err) {
         *err = (BatchError) {};
-        if (!s->parsed0) {
-                s->pieces[0].r = batch_chunk_parse(&s->pieces[0]);
-                s->parsed0 = true;
-        }
         /* as one pass would: the pieces after a refused one are not needed */
-        for (unsigned k = 1; k < s->n_pieces && s->pieces[k - 1].r >= 0; k++)
-                stream_wait(s, k);
+        for (unsigned k = 0; k < s->n_pieces && (k == 0 || s->pieces[k - 1].r >= 0); k++)
+                stream_parse(s, k);
         stream_stop(s);
         /* the records move into the batch; the pieces are left empty */
         return batch_chunks_merge(s->pieces, s->n_pieces, ret, err);

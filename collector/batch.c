@@ -328,6 +328,12 @@ _printf_(4, 5) static int batch_fail(BatchError *err, int status, unsigned line,
         return status == 403 ? -EPERM : -EBADMSG;
 }
 
+/* 413 at line, the first record past BATCH_EVENTS_MAX. */
+static int fail_too_many(BatchError *err, unsigned line) {
+        (void) batch_fail(err, 413, line, "more than %u records in one batch", BATCH_EVENTS_MAX);
+        return -E2BIG;
+}
+
 int batch_chunk_parse(Chunk *c) {
         _cleanup_(json_tokener_freep) json_tokener *tok = tokener_new();
         unsigned line = c->first_line - 1;
@@ -346,10 +352,8 @@ int batch_chunk_parse(Chunk *c) {
                         n--;
                 if (n == 0)
                         continue;       /* blank lines (a final newline) carry nothing */
-                if (c->b.n >= BATCH_EVENTS_MAX) {
-                        (void) batch_fail(err, 413, line, "more than %u records in one batch", BATCH_EVENTS_MAX);
-                        return -E2BIG;
-                }
+                if (c->b.n >= BATCH_EVENTS_MAX)
+                        return fail_too_many(err, line);
                 if (c->b.n == c->cap) {
                         size_t ncap = c->cap ? c->cap * 2 : 64;
                         if (ncap > BATCH_EVENTS_MAX)
@@ -405,19 +409,14 @@ int batch_chunks_merge(Chunk *chunks, unsigned n_chunks, IngestBatch *ret, Batch
         size_t total = 0;
         for (unsigned k = 0; k < n_chunks && r == 0; k++) {
                 const Chunk *c = &chunks[k];
-                if (total + c->b.n > BATCH_EVENTS_MAX) {
-                        unsigned line = c->b.records[BATCH_EVENTS_MAX - total].line;
-                        (void) batch_fail(err, 413, line, "more than %u records in one batch", BATCH_EVENTS_MAX);
-                        r = -E2BIG;
-                } else if (c->r < 0) {
+                if (total + c->b.n > BATCH_EVENTS_MAX)
+                        r = fail_too_many(err, c->b.records[BATCH_EVENTS_MAX - total].line);
+                else if (c->r < 0 && c->r != -ENOMEM && total + c->b.n == BATCH_EVENTS_MAX && c->err.line > 0)
+                        /* the refused line is the one past the limit: the limit is what one pass sees first */
+                        r = fail_too_many(err, c->err.line);
+                else if (c->r < 0) {
                         r = c->r;
                         *err = c->err;
-                        /* the refused line is the one past the limit: the limit is what one pass sees first */
-                        if (total + c->b.n == BATCH_EVENTS_MAX && r != -ENOMEM && err->line > 0) {
-                                unsigned line = err->line;
-                                (void) batch_fail(err, 413, line, "more than %u records in one batch", BATCH_EVENTS_MAX);
-                                r = -E2BIG;
-                        }
                 }
                 total += c->b.n;
         }

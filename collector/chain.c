@@ -296,6 +296,14 @@ static int check_and_store(Storage *s, StorageTxn *t, HostState *st, IngestRecor
         return update_state(s, t, st, fresh, n_fresh, now, res);
 }
 
+/* Whether records are in strictly ascending sequence order. */
+static bool records_ascending(const IngestRecord *records, size_t n) {
+        for (size_t i = 1; i < n; i++)
+                if (records[i].sequence <= records[i - 1].sequence)
+                        return false;
+        return true;
+}
+
 /* Ends an ingest transaction (t may be NULL when r < 0): commits with the host's new state and returns the
  * result when r >= 0, else rolls back. Frees st's strings. */
 static int ingest_end(Storage *s, StorageTxn *t, HostState *st, int r, const IngestResult *res, IngestResult *ret) {
@@ -325,9 +333,8 @@ int storage_ingest(Storage *s, const char *host_id, const char *host_name, Inges
 
         if (!host_id_is_valid(host_id))
                 return -EINVAL;
-        for (size_t i = 1; i < n; i++)
-                if (records[i].sequence <= records[i - 1].sequence)
-                        return -EINVAL;
+        if (!records_ascending(records, n))
+                return -EINVAL;
 
         if (n > 0 && s->ops->ingest_prepare) {
                 _cleanup_free_ IngestRecord **all = calloc(n, sizeof(*all));
@@ -371,8 +378,7 @@ static int list_reserve(RecordList *l, size_t extra) {
 
 int storage_ingest_pieces(Storage *s, const char *host_id, IngestPieceFunc next, void *userdata, uint64_t now_usec,
                           IngestResult *ret) {
-        _cleanup_free_ IngestRecord **fresh_mem = NULL;
-        RecordList all = {}, fresh = {};
+        RecordList ptrs = {}, fresh = {};    /* the current piece's records; those to store, all pieces */
         ExistingEvent rows[2];
         Known known = {};
         HostState st = {};
@@ -397,23 +403,18 @@ int storage_ingest_pieces(Storage *s, const char *host_id, IngestPieceFunc next,
                         continue;
                 /* in order: ascending, after what came before */
                 r = -ECANCELED;
-                if (cur.batch_prev && piece.records[0].sequence <= cur.batch_prev->sequence)
+                if ((cur.batch_prev && piece.records[0].sequence <= cur.batch_prev->sequence) ||
+                    !records_ascending(piece.records, piece.n))
                         break;
-                size_t i = 1;
-                while (i < piece.n && piece.records[i].sequence > piece.records[i - 1].sequence)
-                        i++;
-                if (i < piece.n)
+                ptrs.n = 0;
+                if ((r = list_reserve(&ptrs, piece.n)) < 0 || (r = list_reserve(&fresh, piece.n)) < 0)
                         break;
-                if ((r = list_reserve(&all, piece.n)) < 0 || (r = list_reserve(&fresh, piece.n)) < 0)
-                        break;
-                IngestRecord **ptrs = all.p + all.n;
-                for (i = 0; i < piece.n; i++)
-                        ptrs[i] = &piece.records[i];
-                all.n += piece.n;
+                for (size_t i = 0; i < piece.n; i++)
+                        ptrs.p[ptrs.n++] = &piece.records[i];
 
                 if (!t) {
                         uint64_t first = piece.records[0].sequence;
-                        if (s->ops->ingest_prepare && (r = s->ops->ingest_prepare(s, ptrs, piece.n, now_usec)) < 0)
+                        if (s->ops->ingest_prepare && (r = s->ops->ingest_prepare(s, ptrs.p, ptrs.n, now_usec)) < 0)
                                 break;
                         if ((r = s->ops->ingest_begin(s, host_id, host_name, now_usec, &st, &t)) < 0)
                                 break;
@@ -437,7 +438,7 @@ int storage_ingest_pieces(Storage *s, const char *host_id, IngestPieceFunc next,
                                 copying = true;
                                 cur.later = &later;
                         }
-                } else if (s->ops->ingest_prepared && !s->ops->ingest_prepared(s, ptrs, piece.n, now_usec)) {
+                } else if (s->ops->ingest_prepared && !s->ops->ingest_prepared(s, ptrs.p, ptrs.n, now_usec)) {
                         /* not inside the open transaction: it may have to wait for this one's locks */
                         r = -ECANCELED;
                         break;
@@ -453,8 +454,7 @@ int storage_ingest_pieces(Storage *s, const char *host_id, IngestPieceFunc next,
                                 break;
                 }
         }
-        free(all.p);
-        fresh_mem = fresh.p;
+        free(ptrs.p);
         if (r == 0 && !t)
                 r = -ECANCELED;         /* no records: storage_ingest() records the visit */
         if (r == 0 && copying)
@@ -464,6 +464,7 @@ int storage_ingest_pieces(Storage *s, const char *host_id, IngestPieceFunc next,
         free(later.a);
         if (r == 0)
                 r = update_state(s, t, &st, fresh.p, fresh.n, now_usec, &res);
+        free(fresh.p);
         if (r == 0 && host_name) {
                 char *copy = strdup(host_name);
                 if (!copy)

@@ -153,7 +153,6 @@ int pg_ingest_sequences_after(StorageTxn *t, uint64_t after, uint64_t *out, size
         return 0;
 }
 
-
 static int copy_reserve(CopyBuf *b, size_t extra) {
         if (b->len + extra <= b->cap)
                 return 0;
@@ -291,7 +290,8 @@ static int copy_finish(StorageTxn *t, const char *error) {
         }
         t->copy.len = 0;
         t->copying = false;
-        if (PQputCopyEnd(t->c, r < 0 || error ? error ?: "mnguard-collector: aborted" : NULL) != 1 && r >= 0)
+        const char *why = error ?: r < 0 ? "mnguard-collector: aborted" : NULL;  /* NULL: the COPY succeeds */
+        if (PQputCopyEnd(t->c, why) != 1 && r >= 0)
                 r = -ECONNRESET;
         PGresult *res;
         while ((res = PQgetResult(t->c))) {

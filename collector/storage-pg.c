@@ -397,12 +397,15 @@ rollback:
 
 /* The months of records that have no partition yet (records outside the months kept as partitions stay in
  * events_default). */
-static size_t months_wanted(PgStorage *s, IngestRecord *const *records, size_t n, uint64_t now_usec, int32_t wanted[static 64]) {
+#define PG_MONTHS_WANTED_MAX 64     /* new partitions looked for in one batch */
+
+static size_t months_wanted(PgStorage *s, IngestRecord *const *records, size_t n, uint64_t now_usec,
+                            int32_t wanted[static PG_MONTHS_WANTED_MAX]) {
         int32_t lo = month_of(now_usec) - PG_PARTITION_PAST_MONTHS, hi = month_of(now_usec) + PG_PARTITION_FUTURE_MONTHS;
         int32_t known = INT32_MIN;      /* the last month found known: records come in time order */
         size_t n_wanted = 0;
 
-        for (size_t i = 0; i < n && n_wanted < 64; i++) {
+        for (size_t i = 0; i < n && n_wanted < PG_MONTHS_WANTED_MAX; i++) {
                 int32_t m = month_of(records[i]->timestamp_usec);
                 bool dup = false;
                 if (m < lo || m > hi || m == known)
@@ -420,13 +423,13 @@ static size_t months_wanted(PgStorage *s, IngestRecord *const *records, size_t n
 }
 
 bool pg_ingest_prepared(Storage *base, IngestRecord *const *records, size_t n, uint64_t now_usec) {
-        int32_t wanted[64];
+        int32_t wanted[PG_MONTHS_WANTED_MAX];
         return months_wanted((PgStorage *) base, records, n, now_usec, wanted) == 0;
 }
 
 int pg_ingest_prepare(Storage *base, IngestRecord *const *records, size_t n, uint64_t now_usec) {
         PgStorage *s = (PgStorage *) base;
-        int32_t wanted[64];
+        int32_t wanted[PG_MONTHS_WANTED_MAX];
         size_t n_wanted = months_wanted(s, records, n, now_usec, wanted);
 
         if (n_wanted == 0)

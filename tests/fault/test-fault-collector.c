@@ -267,30 +267,26 @@ static void teardown(void *userdata) {
         free(c);
 }
 
-static void test_collector_ingest(void **state) {
-        static const FaultScenario s = {
-                .name = "collector-ingest",
+/* Every allocation of the ingest failing in turn (max_rounds 0: all of them, about 550 / 600). */
+static void torture(const char *name, void *(*setup_fn)(const char *dir)) {
+        const FaultScenario s = {
+                .name = name,
                 .init = init,
-                .setup = setup,
-                .run = run,
-                .check = check,
-                .teardown = teardown,
-                .max_rounds = 0, /* all: N is about 550 */
-        };
-        assert_int_equal(fault_torture(&s), 0);
-}
-
-static void test_collector_ingest_pieces(void **state) {
-        static const FaultScenario s = {
-                .name = "collector-ingest-pieces",
-                .init = init,
-                .setup = setup_streamed,
+                .setup = setup_fn,
                 .run = run,
                 .check = check,
                 .teardown = teardown,
                 .max_rounds = 0,
         };
         assert_int_equal(fault_torture(&s), 0);
+}
+
+static void test_collector_ingest(void **state) {
+        torture("collector-ingest", setup);
+}
+
+static void test_collector_ingest_pieces(void **state) {
+        torture("collector-ingest-pieces", setup_streamed);
 }
 
 int main(void) {
