@@ -34,6 +34,14 @@ static void load(void) {
                 { (void **) &table.easy_strerror, "curl_easy_strerror" },
                 { (void **) &table.slist_append, "curl_slist_append" },
                 { (void **) &table.slist_free_all, "curl_slist_free_all" },
+                { (void **) &table.multi_init, "curl_multi_init" },
+                { (void **) &table.multi_cleanup, "curl_multi_cleanup" },
+                { (void **) &table.multi_add_handle, "curl_multi_add_handle" },
+                { (void **) &table.multi_remove_handle, "curl_multi_remove_handle" },
+                { (void **) &table.multi_perform, "curl_multi_perform" },
+                { (void **) &table.multi_poll, "curl_multi_poll" },
+                { (void **) &table.multi_wakeup, "curl_multi_wakeup" },
+                { (void **) &table.multi_info_read, "curl_multi_info_read" },
         };
         for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++)
                 if (!(*syms[i].slot = dlsym(h, syms[i].name))) {

@@ -22,6 +22,15 @@ typedef struct MnCurl {
         const char *(*easy_strerror)(CURLcode code);
         struct curl_slist *(*slist_append)(struct curl_slist *list, const char *s);
         void (*slist_free_all)(struct curl_slist *list);
+        /* the multi interface: the reporter keeps two batches in flight */
+        CURLM *(*multi_init)(void);
+        CURLMcode (*multi_cleanup)(CURLM *m);
+        CURLMcode (*multi_add_handle)(CURLM *m, CURL *c);
+        CURLMcode (*multi_remove_handle)(CURLM *m, CURL *c);
+        CURLMcode (*multi_perform)(CURLM *m, int *running);
+        CURLMcode (*multi_poll)(CURLM *m, struct curl_waitfd extra[], unsigned n_extra, int timeout_ms, int *ret);
+        CURLMcode (*multi_wakeup)(CURLM *m);
+        CURLMsg *(*multi_info_read)(CURLM *m, int *left);
 } MnCurl;
 
 /* Loads libcurl (once; thread-safe) and runs curl_global_init(). Returns 0, or -ENOENT when the library

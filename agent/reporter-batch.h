@@ -4,6 +4,7 @@
 /* The batches of journal records the reporter sends (reporter.c): read on the event loop, handed to the
  * reporter thread. Declared here for the fault-injection test (tests/fault/test-fault-reporter.c). */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,6 +15,8 @@ typedef struct ReporterBatch {
         size_t size, alloc;
         size_t n;               /* records in data */
         uint64_t last_sequence; /* the last record examined (records of another host are passed over) */
+        uint64_t last_own;      /* the last record in data (0: none) */
+        bool full;              /* the batch bounds ended it: more records may follow at once */
 } ReporterBatch;
 
 /* Reads up to the batch bounds of records after `after`, in sequence order, appending to b (b->data is

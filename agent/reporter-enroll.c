@@ -170,11 +170,10 @@ static void setup_request(ReporterHttp *h, const char *url, const char *ca, cons
         }
 }
 
-/* Runs the request that was set up and records its status, or curl's reason. Frees hdr. */
-static int perform(ReporterHttp *h, ReporterReply *reply, struct curl_slist *hdr) {
+/* Records the outcome of the request that was set up (cr: the transfer's result): its status, or curl's
+ * reason. Frees hdr. */
+static void finish(ReporterHttp *h, ReporterReply *reply, struct curl_slist *hdr, CURLcode cr) {
         CURL *c = h->curl;
-        mn_curl->easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-        CURLcode cr = mn_curl->easy_perform(c);
         mn_curl->easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
         mn_curl->easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
         mn_curl->slist_free_all(hdr);
@@ -184,9 +183,15 @@ static int perform(ReporterHttp *h, ReporterReply *reply, struct curl_slist *hdr
                 else if (!reply->error[0])
                         snprintf(reply->error, sizeof(reply->error), "%s", mn_curl->easy_strerror(cr));
                 reply->status = 0;
-                return 0;
+                return;
         }
         mn_curl->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply->status);
+}
+
+/* Runs the request that was set up and records its status, or curl's reason. Frees hdr. */
+static int perform(ReporterHttp *h, ReporterReply *reply, struct curl_slist *hdr) {
+        mn_curl->easy_setopt(h->curl, CURLOPT_HTTPHEADER, hdr);
+        finish(h, reply, hdr, mn_curl->easy_perform(h->curl));
         return 0;
 }
 
@@ -214,12 +219,14 @@ static int gzip_compress(const void *data, size_t size, unsigned char **ret, siz
         return 0;
 }
 
-int reporter_http_post(ReporterHttp *h, const char *url, const char *ca, const char *cert, const char *key,
-                       const char *content_type, bool gzip, const void *body, size_t size, ReporterReply *reply) {
+int reporter_http_post_start(ReporterHttp *h, const char *url, const char *ca, const char *cert, const char *key,
+                             const char *content_type, bool gzip, const void *body, size_t size,
+                             const char *extra_header, ReporterReply *reply, ReporterPost *p) {
         _cleanup_free_ unsigned char *packed = NULL;
         size_t packed_size = 0;
         int r;
 
+        *p = (ReporterPost) {};
         reply_reset(reply, false);
         if (gzip && size > 0) {
                 r = gzip_compress(body, size, &packed, &packed_size);
@@ -244,16 +251,40 @@ int reporter_http_post(ReporterHttp *h, const char *url, const char *ca, const c
                         goto oom;
                 hdr = t;
         }
+        if (extra_header) {
+                if (!(t = mn_curl->slist_append(hdr, extra_header)))
+                        goto oom;
+                hdr = t;
+        }
 
         setup_request(h, url, ca, cert, key, REPORTER_REQUEST_TIMEOUT, reply);
         CURL *c = h->curl;
         mn_curl->easy_setopt(c, CURLOPT_POST, 1L);
         mn_curl->easy_setopt(c, CURLOPT_POSTFIELDS, size > 0 ? body : "");
         mn_curl->easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) size);
-        return perform(h, reply, hdr);
+        mn_curl->easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+        p->packed = TAKE_PTR(packed);
+        p->hdr = hdr;
+        return 0;
 oom:
         mn_curl->slist_free_all(hdr);
         return -ENOMEM;
+}
+
+void reporter_http_post_end(ReporterHttp *h, ReporterPost *p, CURLcode cr, ReporterReply *reply) {
+        finish(h, reply, p->hdr, cr);
+        free(p->packed);
+        *p = (ReporterPost) {};
+}
+
+int reporter_http_post(ReporterHttp *h, const char *url, const char *ca, const char *cert, const char *key,
+                       const char *content_type, bool gzip, const void *body, size_t size, ReporterReply *reply) {
+        ReporterPost p;
+        int r = reporter_http_post_start(h, url, ca, cert, key, content_type, gzip, body, size, NULL, reply, &p);
+        if (r < 0)
+                return r;
+        reporter_http_post_end(h, &p, mn_curl->easy_perform(h->curl), reply);
+        return 0;
 }
 
 int reporter_http_get(ReporterHttp *h, const char *url, const char *ca, const char *cert, const char *key,

@@ -69,6 +69,19 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ReporterReply *, reporter_reply_free);
 int reporter_http_post(ReporterHttp *h, const char *url, const char *ca, const char *cert, const char *key,
                        const char *content_type, bool gzip, const void *body, size_t size, ReporterReply *reply);
 
+/* reporter_http_post() in two halves, for curl's multi interface: _start sets the request up on h->curl
+ * (extra_header: one more "Name: value" line, or NULL) and keeps what the transfer needs in *p; once the
+ * transfer is done (cr: its result), _end records the outcome in *reply as reporter_http_post() does and
+ * frees what *p holds. _end must follow every _start that returned 0. */
+typedef struct ReporterPost {
+        unsigned char *packed;          /* the gzip'd body */
+        struct curl_slist *hdr;
+} ReporterPost;
+int reporter_http_post_start(ReporterHttp *h, const char *url, const char *ca, const char *cert, const char *key,
+                             const char *content_type, bool gzip, const void *body, size_t size,
+                             const char *extra_header, ReporterReply *reply, ReporterPost *p);
+void reporter_http_post_end(ReporterHttp *h, ReporterPost *p, CURLcode cr, ReporterReply *reply);
+
 /* GET url with the same TLS settings; timeout_sec bounds the whole request (a long-poll's wait plus a
  * margin). A reply longer than reply->max aborts the transfer: status 0, too_big set. Returns as
  * reporter_http_post(). */

@@ -6,6 +6,7 @@
 #include "reporter.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -45,11 +46,13 @@ struct Reporter {
         char failures[REPORTER_MAX_FAILURES][REPORTER_REASON_MAX];
         size_t n_failures;
         /* batch hand-over, under lock: the thread asks for records after want_after; the loop answers
-         * once there are some (or an error) */
+         * once there are some (or an error). want_id tells a newer request from the one the loop is reading
+         * for (the thread may ask again meanwhile: the older answer is dropped). */
         bool want, batch_ready;
-        uint64_t want_after;
+        uint64_t want_after, want_id;
         Batch batch;
         int batch_error;
+        CURLM *multi;                   /* the thread's, while it has one: woken when a batch is ready */
 };
 
 /* ---- loop side ---- */
@@ -123,7 +126,8 @@ int reporter_read_batch(Journal *j, const char *host_id, uint64_t after, Batch *
         JournalStats st;
         int r;
         b->size = b->n = 0;
-        b->last_sequence = 0;
+        b->last_sequence = b->last_own = 0;
+        b->full = false;
         /* records before the journal's first one are gone (a journal set aside as corrupt): go on after */
         r = journal_get_stats(j, &st);
         if (r < 0)
@@ -137,11 +141,15 @@ int reporter_read_batch(Journal *j, const char *host_id, uint64_t after, Batch *
                 return r;
         const char *line;
         size_t len;
+        size_t examined = 0;
         while ((r = journal_exporter_next(e, &line, &len)) > 0) {
                 if (strncmp(line, "{\"mnguard_manifest\"", 19) == 0)
                         break;
-                if (b->size + len + 1 > REPORTER_BATCH_MAX_BYTES && b->n > 0)
+                if (b->size + len + 1 > REPORTER_BATCH_MAX_BYTES && b->n > 0) {
+                        b->full = true;
                         break;
+                }
+                examined++;
                 uint64_t seq;
                 bool ours;
                 r = record_info(line, len, host_id, &seq, &ours);
@@ -164,21 +172,30 @@ int reporter_read_batch(Journal *j, const char *host_id, uint64_t after, Batch *
                 b->size += len;
                 b->data[b->size++] = '\n';
                 b->n++;
+                b->last_own = seq;
         }
         if (r < 0)
                 return r;
+        if (examined >= REPORTER_BATCH_MAX_RECORDS)
+                b->full = true;
         return b->last_sequence > 0 ? 1 : 0;
+}
+
+/* The thread waits on the condition or in curl's poll: wakes both. Under r->lock. */
+static void wake_thread(Reporter *r) {
+        pthread_cond_signal(&r->cond);
+        if (r->multi)
+                mn_curl->multi_wakeup(r->multi);
 }
 
 /* On the loop: answers the thread's request for a batch once there are records for it. */
 static void fill(Reporter *r) {
         pthread_mutex_lock(&r->lock);
         bool want = r->want && !r->batch_ready;
-        uint64_t after = r->want_after;
+        uint64_t after = r->want_after, id = r->want_id;
         pthread_mutex_unlock(&r->lock);
         if (!want)
                 return;
-        /* the thread waits for batch_ready meanwhile: want_after stays */
         Batch b = {};
         int k = reporter_read_batch(r->journal, r->host_id, after, &b);
         if (k == 0) {
@@ -188,12 +205,17 @@ static void fill(Reporter *r) {
         if (k < 0)
                 log_warning_errno(k, "Cannot read the journal for the collector: %m");
         pthread_mutex_lock(&r->lock);
-        free(r->batch.data);
-        r->batch = b;
-        r->batch_error = k < 0 ? k : 0;
-        r->batch_ready = true;
-        pthread_cond_signal(&r->cond);
+        if (r->want && r->want_id == id) {
+                free(r->batch.data);
+                r->batch = b;
+                b.data = NULL;
+                r->batch_error = k < 0 ? k : 0;
+                r->batch_ready = true;
+                wake_thread(r);
+        }
         pthread_mutex_unlock(&r->lock);
+        free(b.data);           /* asked again meanwhile: the newer request is answered next */
+        fill(r);
 }
 
 void reporter_wake(Reporter *r) {
@@ -221,6 +243,7 @@ typedef struct Worker {
         uint64_t acked, sent;           /* collector's ack; highest sequence sent since the last sync */
         uint64_t backoff_usec;
         char last_failure[REPORTER_REASON_MAX];
+        CURLM *multi;                   /* the batches and ack queries go through it (enrollment does not) */
 } Worker;
 
 /* Records a refusal as an event (once per distinct reason until something works again). */
@@ -279,10 +302,34 @@ static bool handle_error(Worker *w, const char *what) {
         return backoff(w);
 }
 
+/* Posts to /v1/events and waits for the reply, through the multi handle (its connections are the batches'). */
 static int post_events(Worker *w, const char *body, size_t size) {
         Reporter *r = w->r;
-        return reporter_http_post(&w->http, r->events_url, r->own_ca_path, r->cert_path, r->key_path,
-                                  "application/x-ndjson", true, body, size, w->reply);
+        ReporterPost p;
+        int k = reporter_http_post_start(&w->http, r->events_url, r->own_ca_path, r->cert_path, r->key_path,
+                                         "application/x-ndjson", true, body, size, NULL, w->reply, &p);
+        if (k < 0)
+                return k;
+        if (mn_curl->multi_add_handle(w->multi, w->http.curl) != CURLM_OK) {
+                reporter_http_post_end(&w->http, &p, CURLE_OUT_OF_MEMORY, w->reply);
+                return -ENOMEM;
+        }
+        CURLcode cr = CURLE_OK;
+        for (bool done = false; !done;) {
+                int running = 0, left;
+                mn_curl->multi_perform(w->multi, &running);
+                CURLMsg *msg;
+                while ((msg = mn_curl->multi_info_read(w->multi, &left)))
+                        if (msg->msg == CURLMSG_DONE && msg->easy_handle == w->http.curl) {
+                                cr = msg->data.result;
+                                done = true;
+                        }
+                if (!done)
+                        mn_curl->multi_poll(w->multi, NULL, 0, 1000, NULL);
+        }
+        mn_curl->multi_remove_handle(w->multi, w->http.curl);
+        reporter_http_post_end(&w->http, &p, cr, w->reply);
+        return 0;
 }
 
 /* From a 200 reply: acked_sequence. */
@@ -300,44 +347,280 @@ static int parse_ack(const ReporterReply *reply, uint64_t *ret) {
         return r;
 }
 
-/* Asks the loop for the records after `after`; waits until it has some. 1 with *b filled (the caller frees
- * b->data), -ECANCELED on stop, -errno when the journal could not be read. */
-static int request_batch(Reporter *r, uint64_t after, Batch *b) {
+/* Asks the loop for the records after `after` (a newer request replaces an unanswered one). */
+static void ask_batch(Reporter *r, uint64_t after) {
         pthread_mutex_lock(&r->lock);
         r->want_after = after;
+        r->want_id++;
         r->want = true;
         r->batch_ready = false;
+        r->batch_error = 0;
+        free(r->batch.data);
+        r->batch = (Batch) {};
         pthread_mutex_unlock(&r->lock);
         uint64_t one = 1;
         (void) !write(r->efd, &one, sizeof(one));
+}
 
+/* The loop's answer, when there is one: 1 with *b filled (the caller frees b->data), 0 not yet, -ECANCELED
+ * on stop, -errno when the journal could not be read. */
+static int take_batch(Reporter *r, Batch *b) {
         pthread_mutex_lock(&r->lock);
-        while (!atomic_load(&r->stop) && !r->batch_ready)
-                pthread_cond_wait(&r->cond, &r->lock);
-        int k = atomic_load(&r->stop) ? -ECANCELED : r->batch_error ?: 1;
-        if (r->batch_ready && k > 0) {
+        int k = atomic_load(&r->stop) ? -ECANCELED : !r->batch_ready ? 0 : r->batch_error ?: 1;
+        if (k > 0) {
                 *b = r->batch;
                 r->batch = (Batch) {};
         }
-        r->want = r->batch_ready = false;
-        r->batch_error = 0;
+        if (k != 0) {
+                r->want = r->batch_ready = false;
+                r->batch_error = 0;
+        }
         pthread_mutex_unlock(&r->lock);
         return k;
 }
 
+/* Asks the loop for the records after `after`; waits until it has some. As take_batch(), never 0. */
+static int request_batch(Reporter *r, uint64_t after, Batch *b) {
+        ask_batch(r, after);
+        pthread_mutex_lock(&r->lock);
+        while (!atomic_load(&r->stop) && !r->batch_ready)
+                pthread_cond_wait(&r->cond, &r->lock);
+        pthread_mutex_unlock(&r->lock);
+        return take_batch(r, b);
+}
+
+/* A batch posted through curl's multi interface. While one is in flight and the journal holds more, the
+ * next one goes out on a second connection naming the sequence it follows (Mnguard-Follows): the collector
+ * stores it once the first is stored, and refuses it (412, nothing stored) when the first is not — so the
+ * agent prepares and uploads a batch while the collector stores the one before, and a failed batch is never
+ * followed by a stored one (no gap). Replies are handled in the order the batches were sent. */
+typedef struct Flight {
+        ReporterHttp *http;
+        ReporterReply *reply;
+        ReporterPost post;
+        Batch b;
+        bool busy;                      /* in the multi handle */
+        bool done;                      /* finished: the outcome is in reply, not yet handled */
+} Flight;
+
+static int flight_start(Worker *w, CURLM *m, Flight *f, uint64_t follows) {
+        Reporter *r = w->r;
+        char extra[64];
+        if (follows > 0)
+                snprintf(extra, sizeof(extra), "Mnguard-Follows: %" PRIu64, follows);
+        int k = reporter_http_post_start(f->http, r->events_url, r->own_ca_path, r->cert_path, r->key_path,
+                                         "application/x-ndjson", true, f->b.data, f->b.size,
+                                         follows > 0 ? extra : NULL, f->reply, &f->post);
+        if (k < 0)
+                return k;
+        if (mn_curl->multi_add_handle(m, f->http->curl) != CURLM_OK) {
+                reporter_http_post_end(f->http, &f->post, CURLE_OUT_OF_MEMORY, f->reply);
+                return -ENOMEM;
+        }
+        f->busy = true;
+        f->done = false;
+        return 0;
+}
+
+/* Drives the transfers; waits (at most a second) when none finished and no batch is ready. */
+static void pump(Reporter *r, CURLM *m, Flight f[static 2]) {
+        int running = 0, left;
+        bool finished = false;
+        mn_curl->multi_perform(m, &running);
+        CURLMsg *msg;
+        while ((msg = mn_curl->multi_info_read(m, &left)))
+                for (size_t i = 0; i < 2; i++)
+                        if (msg->msg == CURLMSG_DONE && f[i].busy && f[i].http->curl == msg->easy_handle) {
+                                CURLcode cr = msg->data.result;
+                                mn_curl->multi_remove_handle(m, f[i].http->curl);
+                                reporter_http_post_end(f[i].http, &f[i].post, cr, f[i].reply);
+                                f[i].busy = false;
+                                f[i].done = finished = true;
+                        }
+        if (finished || atomic_load(&r->stop))
+                return;
+        pthread_mutex_lock(&r->lock);
+        bool ready = r->want && r->batch_ready;
+        pthread_mutex_unlock(&r->lock);
+        if (!ready)
+                mn_curl->multi_poll(m, NULL, 0, 1000, NULL);
+}
+
+static void flight_abort(CURLM *m, Flight *f) {
+        if (f->busy) {
+                mn_curl->multi_remove_handle(m, f->http->curl);
+                reporter_http_post_end(f->http, &f->post, CURLE_ABORTED_BY_CALLBACK, f->reply);
+        }
+        free(f->b.data);
+        f->b = (Batch) {};
+        f->busy = f->done = false;
+}
+
+/* The outcome of the batch sent first. 1: stored (acked); 0: refused 412 as a second batch in flight, to be
+ * sent again as is; -1 failed (handled: backoff or failure recorded); -ECANCELED to stop. */
+static int flight_outcome(Worker *w, Flight *f) {
+        ReporterReply *reply = f->reply;
+        if (reply->status == 412)
+                return 0;
+        if (reply->status != 200) {
+                ReporterReply *saved = w->reply;
+                w->reply = reply;
+                bool go_on = handle_error(w, "event batch");
+                w->reply = saved;
+                return go_on ? -1 : -ECANCELED;
+        }
+        uint64_t ack;
+        if (parse_ack(reply, &ack) < 0) {
+                post_failure(w, "collector reply without acked_sequence");
+                return backoff(w) ? -1 : -ECANCELED;
+        }
+        w->backoff_usec = 0;
+        w->last_failure[0] = 0;
+        w->sent = f->b.last_sequence;
+        if (ack != w->acked) {
+                w->acked = ack;
+                post_ack(w->r, ack);
+        }
+        log_debug("Collector stored %zu records up to %llu, acked %llu.", f->b.n,
+                  (unsigned long long) f->b.last_sequence, (unsigned long long) ack);
+        return 1;
+}
+
+/* Sends the journal after the ack until something fails (then the caller syncs or backs off as handled) or
+ * the thread stops (-ECANCELED). f[0] is sent first; f[1] follows it while it is in flight. */
+static int deliver(Worker *w, CURLM *m, Flight f[static 2]) {
+        Reporter *r = w->r;
+        Batch next = {};                /* read, not sent yet */
+        bool have_next = false, asked = false;
+        int k = 0;
+
+        while (!atomic_load(&r->stop)) {
+                Flight *lead = &f[0], *follow = &f[1];
+                if (lead->done) {
+                        k = flight_outcome(w, lead);
+                        lead->done = false;
+                        if (k == 0) {
+                                log_debug("Collector had not stored the records before %" PRIu64 " yet (412); "
+                                          "sending them again.", lead->b.last_sequence);
+                                /* refused as a second batch in flight: sent again as the lead; the batch
+                                 * sent after it follows it, so it was refused too (or is stored already) */
+                                next = lead->b;
+                                have_next = true;
+                                asked = false;
+                                flight_abort(m, follow);
+                        } else
+                                free(lead->b.data);
+                        lead->b = (Batch) {};
+                        if (k < 0) {
+                                /* the sync after a failure asks the collector what it has; whatever the
+                                 * batch after this one came to is not needed */
+                                flight_abort(m, follow);
+                                break;
+                        }
+                        if (follow->busy || follow->done) {
+                                Flight tmp = *lead;
+                                *lead = *follow;
+                                *follow = tmp;
+                        }
+                        continue;
+                }
+                if (!lead->busy) {
+                        if (have_next) {
+                                lead->b = next;
+                                next = (Batch) {};
+                                have_next = false;
+                        } else {
+                                asked = false;
+                                k = request_batch(r, w->sent > w->acked ? w->sent : w->acked, &lead->b);
+                                if (k == -ECANCELED)
+                                        break;
+                                if (k < 0) {
+                                        k = backoff(w) ? -1 : -ECANCELED;
+                                        break;
+                                }
+                        }
+                        if (lead->b.n == 0) {
+                                /* only another host's records (before a clone): nothing to send for them */
+                                w->sent = lead->b.last_sequence;
+                                free(lead->b.data);
+                                lead->b = (Batch) {};
+                                continue;
+                        }
+                        if (flight_start(w, m, lead, 0) < 0) {
+                                log_oom();
+                                free(lead->b.data);
+                                lead->b = (Batch) {};
+                                k = backoff(w) ? -1 : -ECANCELED;
+                                break;
+                        }
+                }
+                /* a backlog: read the next batch while this one is sent and stored */
+                if (lead->b.full && !follow->busy && !follow->done && !have_next && !asked) {
+                        ask_batch(r, lead->b.last_sequence);
+                        asked = true;
+                }
+                pump(r, m, f);
+                if (!asked)
+                        continue;
+                Batch b = {};
+                int t = take_batch(r, &b);
+                if (t == -ECANCELED)
+                        break;
+                if (t == 0)
+                        continue;
+                asked = false;          /* t < 0, a journal read error: asked again for the next lead */
+                if (t > 0 && b.n > 0 && lead->busy && lead->b.last_own > 0) {
+                        follow->b = b;
+                        if (flight_start(w, m, follow, lead->b.last_own) >= 0) {
+                                log_debug("Sending records after %" PRIu64 " while those up to it are stored.",
+                                          lead->b.last_own);
+                                continue;
+                        }
+                        b = follow->b;  /* sent after the lead instead */
+                        follow->b = (Batch) {};
+                }
+                if (t > 0) {
+                        next = b;
+                        have_next = true;
+                }
+        }
+        if (atomic_load(&r->stop))
+                k = -ECANCELED;
+        free(next.data);
+        flight_abort(m, &f[0]);
+        flight_abort(m, &f[1]);
+        return k;
+}
+
+/* A new multi handle for the thread (the old one's connections closed), NULL when out of memory. */
+static CURLM *multi_renew(Reporter *r, CURLM *old) {
+        CURLM *m = mn_curl->multi_init();
+        pthread_mutex_lock(&r->lock);
+        r->multi = m;
+        pthread_mutex_unlock(&r->lock);
+        if (old)
+                mn_curl->multi_cleanup(old);
+        return m;
+}
+
 static void *reporter_thread(void *userdata) {
         Reporter *r = userdata;
-        _cleanup_(reporter_reply_freep) ReporterReply *reply = NULL;
+        _cleanup_(reporter_reply_freep) ReporterReply *reply = NULL, *reply2 = NULL;
         (void) reporter_reply_new(REPORTER_REPLY_MAX, &reply);
+        (void) reporter_reply_new(REPORTER_REPLY_MAX, &reply2);
         Worker w = { .r = r, .reply = reply, .http.stop = &r->stop };
-        Batch b = {};
+        ReporterHttp http2 = { .stop = &r->stop };
         char reason[REPORTER_REASON_MAX];
 
         w.http.curl = mn_curl->easy_init();
-        if (!reply || !w.http.curl) {
+        http2.curl = mn_curl->easy_init();
+        w.multi = multi_renew(r, NULL);
+        if (!reply || !reply2 || !w.http.curl || !http2.curl || !w.multi) {
                 log_oom();
                 goto out;
         }
+        Flight f[2] = { { .http = &w.http, .reply = reply }, { .http = &http2, .reply = reply2 } };
+
         while (!atomic_load(&r->stop)) {
                 if (!w.enrolled) {
                         w.enrolled = reporter_enrolled(r->state_dir, r->host_id);
@@ -366,6 +649,12 @@ static void *reporter_thread(void *userdata) {
                                 log_info("Enrolled with the collector %s as host %s.", r->base_url, r->host_id);
                                 w.enrolled = true;
                                 w.synced = false;
+                                /* connections made with the credentials before stay in the multi handle's
+                                 * pool, under the same file names: close them */
+                                if (!(w.multi = multi_renew(r, w.multi))) {
+                                        log_oom();
+                                        goto out;
+                                }
                         }
                 }
                 if (!w.synced) {
@@ -386,47 +675,20 @@ static void *reporter_thread(void *userdata) {
                 }
                 /* after the ack, or after what was sent since the last sync when the ack stays behind (a
                  * gap the collector keeps): never the same batch in a loop */
-                free(b.data);
-                b = (Batch) {};
-                int k = request_batch(r, w.sent > w.acked ? w.sent : w.acked, &b);
-                if (k == -ECANCELED)
+                if (deliver(&w, w.multi, f) == -ECANCELED)
                         break;
-                if (k < 0) {
-                        if (!backoff(&w))
-                                break;
-                        continue;
-                }
-                if (b.n == 0) {
-                        /* only another host's records (before a clone): nothing to send for them */
-                        w.sent = b.last_sequence;
-                        continue;
-                }
-                if (post_events(&w, b.data, b.size) < 0 || reply->status != 200) {
-                        if (reply->status == 200 || !handle_error(&w, "event batch"))
-                                break;
-                        continue;
-                }
-                uint64_t ack;
-                if (parse_ack(reply, &ack) < 0) {
-                        post_failure(&w, "collector reply without acked_sequence");
-                        if (!backoff(&w))
-                                break;
-                        continue;
-                }
-                w.backoff_usec = 0;
-                w.last_failure[0] = 0;
-                w.sent = b.last_sequence;
-                if (ack != w.acked) {
-                        w.acked = ack;
-                        post_ack(r, ack);
-                }
-                log_debug("Collector stored %zu records up to %llu, acked %llu.", b.n,
-                          (unsigned long long) b.last_sequence, (unsigned long long) ack);
         }
 out:
-        free(b.data);
+        if (w.multi) {
+                pthread_mutex_lock(&r->lock);
+                r->multi = NULL;
+                pthread_mutex_unlock(&r->lock);
+                mn_curl->multi_cleanup(w.multi);
+        }
         if (w.http.curl)
                 mn_curl->easy_cleanup(w.http.curl);
+        if (http2.curl)
+                mn_curl->easy_cleanup(http2.curl);
         return NULL;
 }
 
@@ -495,7 +757,7 @@ Reporter *reporter_free(Reporter *r) {
         if (r->thread_started) {
                 pthread_mutex_lock(&r->lock);
                 atomic_store(&r->stop, true);
-                pthread_cond_signal(&r->cond);
+                wake_thread(r);
                 pthread_mutex_unlock(&r->lock);
                 pthread_join(r->thread, NULL);
         }

@@ -2,9 +2,10 @@
 #pragma once
 
 /* Delivery of the journal to the collector (docs/daemon.md "Reporting", docs/collector-api.md "Agent
- * reporter checklist"). A worker thread does the blocking HTTPS work (libcurl easy, one kept-alive
- * connection); it asks the event loop for batches of journal records and hands acks and failures back,
- * through an eventfd. The Journal is only ever touched on the loop. */
+ * reporter checklist"). A worker thread does the HTTPS work (libcurl's multi interface: one kept-alive
+ * connection, a second while a backlog is drained with two batches in flight); it asks the event loop for
+ * batches of journal records and hands acks and failures back, through an eventfd. The Journal is only
+ * ever touched on the loop. */
 
 #include <stdint.h>
 #include <systemd/sd-event.h>

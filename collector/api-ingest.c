@@ -1,22 +1,44 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* POST /v1/events: an NDJSON batch of one terminal's journal records, stored whole or not at all. */
 #include <errno.h>
+#include <inttypes.h>
 #include <json-c/json.h>
+#include <microhttpd.h>
 #include <string.h>
 
 #include "batch.h"
 #include "log.h"
 #include "server.h"
+#include "strutil.h"
+
+/* The precondition header of an agent's second batch in flight (docs/collector-api.md). */
+#define FOLLOWS_HEADER "Mnguard-Follows"
 
 int api_ingest(Server *srv, const Request *req, Reply *reply) {
         const char *host_id = req->peer->subject;
         IngestResult res = {};
         BatchError err;
         size_t received = 0;
+        uint64_t follows;
+        BatchIngestOptions opt = { .stream_min_bytes = BATCH_STREAM_MIN_BYTES };
         int r;
 
-        r = batch_ingest(server_storage(srv), host_id, req->body, req->body_len, now_realtime_usec(), NULL, &res,
+        const char *v = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, FOLLOWS_HEADER);
+        if (v) {
+                if (parse_u64(v, &follows) < 0 || follows > INT64_MAX) {
+                        reply_error(reply, 400, "malformed", 0, FOLLOWS_HEADER " must be a sequence number");
+                        return 0;
+                }
+                opt.follows = &follows;
+        }
+        r = batch_ingest(server_storage(srv), host_id, req->body, req->body_len, now_realtime_usec(), &opt, &res,
                          &received, &err);
+        if (r == -ESTALE) {
+                reply_error(reply, 412, "precondition-failed", 0,
+                            "the host's last stored sequence is %" PRIu64 ", not %" PRIu64 "; nothing was stored",
+                            res.last_sequence, follows);
+                return 0;
+        }
         if (r < 0 && err.status != 0) {
                 const char *code = err.status == 403 ? "wrong-host" : err.status == 413 ? "batch-too-large" : "malformed";
                 log_notice("Batch from host %s refused (%u): %s", host_id, err.status, err.message);

@@ -171,7 +171,7 @@ int batch_ingest(Storage *s, const char *host_id, const char *body, size_t len, 
                 r = batch_stream_new(body, len, host_id, o ? o->piece_bytes : 0, &stream);
                 if (r < 0)
                         return r;
-                r = storage_ingest_pieces(s, host_id, stream_next, stream, now_usec, res);
+                r = storage_ingest_pieces(s, host_id, stream_next, stream, o ? o->follows : NULL, now_usec, res);
                 if (r >= 0) {
                         *ret_received = batch_stream_records(stream);
                         return 0;
@@ -187,7 +187,7 @@ int batch_ingest(Storage *s, const char *host_id, const char *body, size_t len, 
                 r = batch_parse(body, len, host_id, &batch, err);
         if (r < 0)
                 return r;
-        r = storage_ingest(s, host_id, batch.host_name, batch.records, batch.n, now_usec, res);
+        r = storage_ingest(s, host_id, batch.host_name, batch.records, batch.n, o ? o->follows : NULL, now_usec, res);
         if (r >= 0)
                 *ret_received = batch.n;
         return r;

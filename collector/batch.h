@@ -76,10 +76,12 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(BatchStream *, batch_stream_free);
 typedef struct BatchIngestOptions {
         size_t stream_min_bytes;        /* bodies this big are stored piece by piece (BATCH_STREAM_MIN_BYTES) */
         size_t piece_bytes;             /* 0: BATCH_STREAM_PIECE_BYTES */
+        const uint64_t *follows;        /* precondition (storage_ingest()), NULL: none */
 } BatchIngestOptions;
 
 /* Parses and stores a batch of host_id (o NULL: the defaults): 0 stored (*res, *ret_received: records in the
- * batch); < 0 with err->status set (400, 403, 413) when refused; else an error of the storage or -ENOMEM. Nothing
- * is stored when it fails. */
+ * batch); < 0 with err->status set (400, 403, 413) when refused; -ESTALE when o->follows does not hold (*res
+ * has the host's sequences; a big batch may be answered so before all its lines are parsed); else an error of
+ * the storage or -ENOMEM. Nothing is stored when it fails. */
 int batch_ingest(Storage *s, const char *host_id, const char *body, size_t len, uint64_t now_usec,
                  const BatchIngestOptions *o, IngestResult *res, size_t *ret_received, BatchError *err);

@@ -2,15 +2,59 @@
 /* The per-host chain check of an ingest (docs/collector.md "Chain checks"), written once on top of the
  * backends' transaction primitives. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "storage.h"
 
 /* Sequences fetched per query while advancing the contiguous mark over earlier gaps. */
 #define CONTIGUOUS_STEP 1024u
+
+/* A batch naming the sequence it follows that comes before that sequence is stored waits this long for it
+ * (an agent's two batches in flight can reach the host's lock in either order), looking again after every
+ * ingest this process commits and at least every FOLLOWS_POLL_USEC (the batch it follows may be stored by
+ * another collector of the same database). */
+#define FOLLOWS_WAIT_USEC (2u * 1000000u)
+#define FOLLOWS_POLL_USEC (50u * 1000u)
+
+/* Ingests committed by this process, for the batches that wait for their predecessor. */
+static pthread_mutex_t commit_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t commit_cond = PTHREAD_COND_INITIALIZER;
+static uint64_t commit_generation;
+
+static uint64_t mono_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static uint64_t commits_seen(void) {
+        pthread_mutex_lock(&commit_lock);
+        uint64_t g = commit_generation;
+        pthread_mutex_unlock(&commit_lock);
+        return g;
+}
+
+static void commits_advance(void) {
+        pthread_mutex_lock(&commit_lock);
+        commit_generation++;
+        pthread_cond_broadcast(&commit_cond);
+        pthread_mutex_unlock(&commit_lock);
+}
+
+/* Waits until an ingest commits after generation `seen`, or until the monotonic time `until`. */
+static void commits_wait(uint64_t seen, uint64_t until) {
+        struct timespec ts = { .tv_sec = (time_t) (until / 1000000u), .tv_nsec = (long) (until % 1000000u) * 1000 };
+        pthread_mutex_lock(&commit_lock);
+        while (commit_generation == seen && mono_usec() < until)
+                if (pthread_cond_clockwait(&commit_cond, &commit_lock, CLOCK_MONOTONIC, &ts) == ETIMEDOUT)
+                        break;
+        pthread_mutex_unlock(&commit_lock);
+}
 
 static const uint8_t zero_hash[SHA256_SIZE];
 
@@ -315,6 +359,7 @@ static int ingest_end(Storage *s, StorageTxn *t, HostState *st, int r, const Ing
         }
         r = s->ops->ingest_commit(t, st);
         if (r >= 0) {
+                commits_advance();
                 *ret = *res;
                 ret->acked_sequence = st->contiguous_sequence;
                 ret->last_sequence = st->last_sequence;
@@ -324,8 +369,35 @@ static int ingest_end(Storage *s, StorageTxn *t, HostState *st, int r, const Ing
         return r;
 }
 
+/* Opens the host's ingest transaction (its lock) for a batch that follows *follows (NULL: any batch). A
+ * batch ahead of what is stored waits for its predecessor (FOLLOWS_WAIT_USEC) with the lock released; one
+ * that still does not follow is -ESTALE, with the host's sequences in *ret. */
+static int begin_following(Storage *s, const char *host_id, const char *host_name, const uint64_t *follows,
+                           uint64_t now_usec, HostState *st, StorageTxn **t, IngestResult *ret) {
+        uint64_t deadline = 0;
+        for (;;) {
+                uint64_t seen = commits_seen();
+                int r = s->ops->ingest_begin(s, host_id, host_name, now_usec, st, t);
+                if (r < 0 || !follows || st->last_sequence == *follows)
+                        return r;
+                uint64_t now = mono_usec();
+                if (deadline == 0)
+                        deadline = now + FOLLOWS_WAIT_USEC;
+                if (st->last_sequence > *follows || now >= deadline) {
+                        *ret = (IngestResult) { .acked_sequence = st->contiguous_sequence,
+                                                .last_sequence = st->last_sequence, .chain = host_chain_state(st) };
+                        return -ESTALE;         /* the caller aborts *t */
+                }
+                s->ops->ingest_abort(*t);
+                *t = NULL;
+                host_state_done(st);
+                *st = (HostState) {};
+                commits_wait(seen, now + FOLLOWS_POLL_USEC < deadline ? now + FOLLOWS_POLL_USEC : deadline);
+        }
+}
+
 int storage_ingest(Storage *s, const char *host_id, const char *host_name, IngestRecord *records, size_t n,
-                   uint64_t now_usec, IngestResult *ret) {
+                   const uint64_t *follows, uint64_t now_usec, IngestResult *ret) {
         HostState st = {};
         StorageTxn *t = NULL;
         IngestResult res = {};
@@ -346,10 +418,8 @@ int storage_ingest(Storage *s, const char *host_id, const char *host_name, Inges
                 if (r < 0)
                         return r;
         }
-        r = s->ops->ingest_begin(s, host_id, host_name, now_usec, &st, &t);
-        if (r < 0)
-                return r;
-        if (n > 0)
+        r = begin_following(s, host_id, host_name, follows, now_usec, &st, &t, ret);
+        if (r == 0 && n > 0)
                 r = check_and_store(s, t, &st, records, n, now_usec, &res);
         else
                 st.last_seen_usec = now_usec;
@@ -376,8 +446,8 @@ static int list_reserve(RecordList *l, size_t extra) {
         return 0;
 }
 
-int storage_ingest_pieces(Storage *s, const char *host_id, IngestPieceFunc next, void *userdata, uint64_t now_usec,
-                          IngestResult *ret) {
+int storage_ingest_pieces(Storage *s, const char *host_id, IngestPieceFunc next, void *userdata,
+                          const uint64_t *follows, uint64_t now_usec, IngestResult *ret) {
         RecordList ptrs = {}, fresh = {};    /* the current piece's records; those to store, all pieces */
         ExistingEvent rows[2];
         Known known = {};
@@ -416,7 +486,7 @@ int storage_ingest_pieces(Storage *s, const char *host_id, IngestPieceFunc next,
                         uint64_t first = piece.records[0].sequence;
                         if (s->ops->ingest_prepare && (r = s->ops->ingest_prepare(s, ptrs.p, ptrs.n, now_usec)) < 0)
                                 break;
-                        if ((r = s->ops->ingest_begin(s, host_id, host_name, now_usec, &st, &t)) < 0)
+                        if ((r = begin_following(s, host_id, host_name, follows, now_usec, &st, &t, ret)) < 0)
                                 break;
                         /* Nothing stored at or after the first sequence: then only its predecessor can matter,
                          * as in storage_ingest() (which would find no other row in its range). */

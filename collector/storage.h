@@ -332,9 +332,13 @@ typedef struct IngestResult {
 
 /* Stores records (sorted by sequence, each sequence once) of one host in one transaction, checking the
  * chain against what is stored: duplicates (same sequence and hash) are skipped, conflicts kept as alerts,
- * gaps and bad links or hashes stored with flags and alerts. Nothing is stored when it fails. */
+ * gaps and bad links or hashes stored with flags and alerts. Nothing is stored when it fails.
+ * follows (NULL: none) is a precondition: the batch is stored only when the host's highest stored sequence
+ * is *follows at the moment it is stored (under the host's lock); otherwise -ESTALE, nothing stored, and
+ * ret->acked_sequence / ret->last_sequence tell the host's (an agent's second batch in flight must not be
+ * stored when the first was not: it would be a gap). */
 int storage_ingest(Storage *s, const char *host_id, const char *host_name, IngestRecord *records, size_t n,
-                   uint64_t now_usec, IngestResult *ret);
+                   const uint64_t *follows, uint64_t now_usec, IngestResult *ret);
 
 /* One piece of a batch as it is parsed; its records ascend when the batch is in order. */
 typedef struct IngestPiece {
@@ -353,9 +357,10 @@ typedef int (*IngestPieceFunc)(void *userdata, size_t k, IngestPiece *ret);
  * alerts and result as storage_ingest(). Otherwise -ECANCELED with nothing stored (pieces out of order, a
  * record stored at or after the first sequence, a piece needing ingest_prepare() once the transaction is open,
  * no records): the caller stores the whole batch with storage_ingest(). An error of next() is returned as it
- * is, nothing stored. The pieces' records must stay valid until this returns. */
-int storage_ingest_pieces(Storage *s, const char *host_id, IngestPieceFunc next, void *userdata, uint64_t now_usec,
-                          IngestResult *ret);
+ * is, nothing stored; follows as storage_ingest() (-ESTALE). The pieces' records must stay valid until this
+ * returns. */
+int storage_ingest_pieces(Storage *s, const char *host_id, IngestPieceFunc next, void *userdata,
+                          const uint64_t *follows, uint64_t now_usec, IngestResult *ret);
 
 /* Bulk path for benchmarks and imports: inserts without chain checks, then sets the host state to what was
  * inserted (contiguous assumed). */

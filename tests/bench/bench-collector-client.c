@@ -81,6 +81,16 @@ static void setup_tls(CURL *c, const char *ca, const char *cert, const char *key
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 }
 
+#define DRAIN_WINDOW 2
+
+typedef struct DrainSlot {
+        CURL *easy;
+        struct curl_slist *headers;
+        Buf reply;
+        size_t batch;
+        bool busy, resend;
+} DrainSlot;
+
 static int drain(char *argv[]) {
         const char *name = argv[0], *url = argv[1], *ca = argv[2], *cert = argv[3], *key = argv[4], *host = argv[5];
         uint64_t events, batch;
@@ -107,40 +117,106 @@ static int drain(char *argv[]) {
         }
         fprintf(stderr, "bench: %llu records generated in %.1f s\n", (unsigned long long) events, (now_usec() - t_gen) / 1e6);
 
-        CURL *c = curl_easy_init();
+        /* As the agent: up to DRAIN_WINDOW batches in flight on their own connections; each batch sent while
+         * another is in flight names the sequence it follows (Mnguard-Follows). A 412 (the batch reached
+         * the collector before the one it follows was stored) is sent again once nothing is in flight. */
+        const char *wenv = getenv("BENCH_COLLECTOR_WINDOW");
+        uint64_t window = DRAIN_WINDOW;
+        if (wenv && (parse_u64(wenv, &window) < 0 || window < 1 || window > DRAIN_WINDOW))
+                return 2;
         struct curl_slist *h = curl_slist_append(NULL, "Content-Encoding: gzip");
         h = curl_slist_append(h, "Content-Type: application/x-ndjson");
+        h = curl_slist_append(h, "Expect:");
         char full[512];
         snprintf(full, sizeof(full), "%s/v1/events", url);
-        setup_tls(c, ca, cert, key);
-        curl_easy_setopt(c, CURLOPT_URL, full);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        CURLM *m = curl_multi_init();
+        DrainSlot slots[DRAIN_WINDOW] = {};
+        for (size_t i = 0; i < window; i++) {
+                slots[i].easy = curl_easy_init();
+                setup_tls(slots[i].easy, ca, cert, key);
+                curl_easy_setopt(slots[i].easy, CURLOPT_URL, full);
+                curl_easy_setopt(slots[i].easy, CURLOPT_WRITEFUNCTION, sink);
+                curl_easy_setopt(slots[i].easy, CURLOPT_WRITEDATA, &slots[i].reply);
+                curl_easy_setopt(slots[i].easy, CURLOPT_PRIVATE, &slots[i]);
+        }
+        size_t next = 0, done = 0, in_flight = 0, refused = 0;
+        uint64_t last_in_flight = 0;    /* the last sequence of the batch sent last, while in flight */
         uint64_t start = now_usec();
-        for (size_t b = 0; b < n_batches; b++) {
-                Buf reply = {};
-                long status = 0;
-                curl_easy_setopt(c, CURLOPT_POSTFIELDS, gz[b].p);
-                curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) gz[b].n);
-                curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-                curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply);
-                CURLcode rc = curl_easy_perform(c);
-                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-                if (rc != CURLE_OK || status != 200) {
-                        fprintf(stderr, "bench: batch %zu: %s, HTTP %ld: %.*s\n", b, curl_easy_strerror(rc), status,
-                                (int) reply.n, reply.p ?: "");
-                        return 1;
+        while (done < n_batches) {
+                for (size_t i = 0; i < window && next < n_batches && (in_flight == 0 || !slots[0].resend); i++) {
+                        DrainSlot *sl = &slots[i];
+                        if (sl->busy)
+                                continue;
+                        sl->headers = NULL;
+                        for (struct curl_slist *x = h; x; x = x->next)
+                                sl->headers = curl_slist_append(sl->headers, x->data);
+                        if (in_flight > 0) {
+                                char f[64];
+                                snprintf(f, sizeof(f), "Mnguard-Follows: %llu", (unsigned long long) last_in_flight);
+                                sl->headers = curl_slist_append(sl->headers, f);
+                        }
+                        sl->batch = next++;
+                        sl->busy = true;
+                        sl->reply.n = 0;
+                        last_in_flight = (uint64_t) (sl->batch + 1) * batch;
+                        if (last_in_flight > events)
+                                last_in_flight = events;
+                        curl_easy_setopt(sl->easy, CURLOPT_HTTPHEADER, sl->headers);
+                        curl_easy_setopt(sl->easy, CURLOPT_POSTFIELDS, gz[sl->batch].p);
+                        curl_easy_setopt(sl->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) gz[sl->batch].n);
+                        curl_multi_add_handle(m, sl->easy);
+                        in_flight++;
                 }
-                if (b + 1 == n_batches)
-                        fprintf(stderr, "bench: last reply %.*s\n", (int) reply.n, reply.p);
-                free(reply.p);
+                int running;
+                curl_multi_perform(m, &running);
+                CURLMsg *msg;
+                int left;
+                while ((msg = curl_multi_info_read(m, &left))) {
+                        if (msg->msg != CURLMSG_DONE)
+                                continue;
+                        DrainSlot *sl;
+                        long status = 0;
+                        CURLcode rc = msg->data.result;
+                        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &sl);
+                        curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+                        curl_multi_remove_handle(m, msg->easy_handle);
+                        curl_slist_free_all(sl->headers);
+                        sl->busy = false;
+                        in_flight--;
+                        if (rc == CURLE_OK && status == 412) {
+                                /* sent again once nothing is in flight (batches after it are not sent meanwhile) */
+                                refused++;
+                                if (sl->batch < next)
+                                        next = sl->batch;
+                                slots[0].resend = true;
+                                continue;
+                        }
+                        if (rc != CURLE_OK || status != 200) {
+                                fprintf(stderr, "bench: batch %zu: %s, HTTP %ld: %.*s\n", sl->batch, curl_easy_strerror(rc),
+                                        status, (int) sl->reply.n, sl->reply.p ?: "");
+                                return 1;
+                        }
+                        done++;
+                        if (sl->batch + 1 == n_batches)
+                                fprintf(stderr, "bench: last reply %.*s\n", (int) sl->reply.n, sl->reply.p);
+                }
+                if (in_flight == 0)
+                        slots[0].resend = false;
+                if (running > 0)
+                        curl_multi_poll(m, NULL, 0, 1000, NULL);
         }
         double secs = (now_usec() - start) / 1e6;
         printf("%s %.0f events/s\n", name, (double) events / secs);
+        fprintf(stderr, "bench: %zu batches in flight at most, %zu refused 412 and sent again\n", (size_t) window, refused);
         for (size_t b = 0; b < n_batches; b++)
                 free(gz[b].p);
         free(gz);
+        for (size_t i = 0; i < window; i++) {
+                free(slots[i].reply.p);
+                curl_easy_cleanup(slots[i].easy);
+        }
+        curl_multi_cleanup(m);
         curl_slist_free_all(h);
-        curl_easy_cleanup(c);
         return 0;
 }
 

@@ -67,6 +67,9 @@ def log(msg):
 
 def client(*args):
     out = subprocess.run([CLIENT] + [str(a) for a in args], check=True, capture_output=True, text=True)
+    for line in out.stderr.splitlines():
+        if line.startswith("bench: ") and "refused" in line:
+            log(line[7:])
     sys.stdout.write(out.stdout)
     sys.stdout.flush()
 

@@ -210,9 +210,11 @@ class Client:
         status, hdrs, data = self.request(method, path, body, headers)
         return status, (json.loads(data) if data else None)
 
-    def post_events(self, lines, gz=False):
+    def post_events(self, lines, gz=False, follows=None):
         body = "".join(l + "\n" for l in lines).encode()
         headers = {"Content-Type": "application/x-ndjson"}
+        if follows is not None:
+            headers["Mnguard-Follows"] = str(follows)
         if gz:
             body = gzip.compress(body)
             headers["Content-Encoding"] = "gzip"

@@ -105,7 +105,7 @@ static int pieces(Fixture *f, unsigned first, unsigned last, bool reversed, Inge
         char *b = body(f, first, last, reversed, &len);
         BatchStream *bs = NULL;
         assert_int_equal(batch_stream_new(b, len, f->host, PIECE, &bs), 0);
-        int r = storage_ingest_pieces(f->s, f->host, next_piece, bs, NOW, res);
+        int r = storage_ingest_pieces(f->s, f->host, next_piece, bs, NULL, NOW, res);
         batch_stream_free(bs);
         free(b);
         return r;
@@ -162,7 +162,7 @@ static void test_other_batches_are_cancelled(void **state) {
         /* no records at all (blank lines): the whole-batch path records the visit */
         BatchStream *bs = NULL;
         assert_int_equal(batch_stream_new("\n\n\n", 3, f->host, PIECE, &bs), 0);
-        assert_int_equal(storage_ingest_pieces(f->s, f->host, next_piece, bs, NOW, &res), -ECANCELED);
+        assert_int_equal(storage_ingest_pieces(f->s, f->host, next_piece, bs, NULL, NOW, &res), -ECANCELED);
         batch_stream_free(bs);
 }
 

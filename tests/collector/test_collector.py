@@ -320,6 +320,59 @@ class CollectorTest(unittest.TestCase):
             self.assertEqual(int(self.pg.sql("SELECT count(*) FROM events_202402")), 240)
             self.assertEqual(int(self.pg.sql("SELECT count(*) FROM events_202403")), 760)
 
+    def test_follows_precondition(self):
+        # An agent's second batch in flight names the sequence it follows: stored only when the host's last
+        # stored sequence is that one, else 412 with nothing stored (the first batch failed: no gap is made)
+        h, cl, lines = self.big(24, 3000)
+        small = lines[:10]
+        status, r = cl.post_events(small[5:], follows=5)
+        self.assertEqual((status, r["error"]), (412, "precondition-failed"), r)
+        self.assertIn("last stored sequence is 0, not 5", r["message"])
+        self.assertEqual(self.count(h), 0)
+        self.assertEqual(cl.post_events(small, follows=0)[0], 200)
+        self.assertEqual(self.count(h), 10)
+        # the small-batch path
+        status, r = cl.post_events(lines[20:30], follows=19)
+        self.assertEqual((status, r["error"]), (412, "precondition-failed"), r)
+        self.assertIn("last stored sequence is 10, not 19", r["message"])
+        status, r = cl.post_events(lines[10:20], follows=10)
+        self.assertEqual((status, r["stored"], r["acked_sequence"]), (200, 10, 20), r)
+        # the piece path (a big batch), both ways, gzip'd as the agent sends it
+        status, r = cl.post_events(lines[1000:2000], gz=True, follows=999)
+        self.assertEqual((status, r["error"]), (412, "precondition-failed"), r)
+        self.assertEqual(self.count(h), 20)
+        status, r = cl.post_events(lines[20:1000], gz=True, follows=20)
+        self.assertEqual((status, r["stored"], r["acked_sequence"], r["chain"]), (200, 980, 1000, "intact"), r)
+        status, r = cl.post_events(lines[1000:2000], gz=True, follows=1000)
+        self.assertEqual((status, r["stored"], r["acked_sequence"], r["chain"]), (200, 1000, 2000, "intact"), r)
+        # a re-sent batch that does not follow the last stored sequence is refused too, not stored twice
+        status, r = cl.post_events(lines[1000:2000], follows=1000)
+        self.assertEqual(status, 412, r)
+        self.assertEqual((self.count(h), self.duplicates()), (2000, 0))
+        self.assertEqual([a["kind"] for a in self.alerts(h) if a["kind"] != "enrolled"], [])
+        # the second batch reaching the collector first waits for the one it follows, then is stored
+        second = ct.Client(self.c)
+        second.ctx = cl.ctx             # the same host's certificate, on a connection of its own
+        result = {}
+        t = threading.Thread(target=lambda: result.update(r=second.post_events(lines[2500:3000], gz=True,
+                                                                                follows=2500)))
+        t.start()
+        time.sleep(0.5)
+        self.assertEqual(self.count(h), 2000)           # waiting: nothing of it stored yet
+        status, r = cl.post_events(lines[2000:2500], gz=True, follows=2000)
+        self.assertEqual((status, r["acked_sequence"]), (200, 2500), r)
+        t.join()
+        status, r = result["r"]
+        second.close()
+        self.assertEqual((status, r["stored"], r["acked_sequence"], r["chain"]), (200, 500, 3000, "intact"), r)
+        self.assertEqual((self.count(h), self.duplicates()), (3000, 0))
+        self.assertEqual([a["kind"] for a in self.alerts(h) if a["kind"] != "enrolled"], [])
+        # a malformed header is refused; nothing stored
+        for bad in ("-1", "1x", "", "9223372036854775808", "0x10"):
+            status, r = cl.post_events(lines[2000:2010], follows=bad)
+            self.assertEqual((status, r["error"]), (400, "malformed"), (bad, r))
+        self.assertEqual(self.host_info(h)["last_sequence"], 3000)
+
     # ---- refusals ----
 
     def test_no_client_certificate(self):

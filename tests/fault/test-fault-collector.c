@@ -150,7 +150,7 @@ static int ingest(Storage *s, bool streamed, const char *body, size_t len, Inges
                 *ret_parse = r;
         if (r < 0)
                 return r;
-        r = storage_ingest(s, HOST_ID, b.host_name, b.records, b.n, NOW, ret);
+        r = storage_ingest(s, HOST_ID, b.host_name, b.records, b.n, NULL, NOW, ret);
         batch_done(&b);
         return r;
 }
