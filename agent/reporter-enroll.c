@@ -18,7 +18,7 @@
 #include "macro.h"
 
 #define REPORTER_GZIP_WINDOW_BITS (15 + 16)     /* zlib: 15-bit window, gzip wrapper */
-#define REPORTER_GZIP_LEVEL 6
+#define REPORTER_GZIP_LEVEL 1      /* a 690 KB batch: 2.7 ms (72 KB) against 5.7 ms at 6 (63 KB) */
 #define REPORTER_HOST_ID_MAX 64
 
 static char *path_join(const char *dir, const char *file) {
@@ -264,6 +264,7 @@ int reporter_http_post_start(ReporterHttp *h, const char *url, const char *ca, c
         mn_curl->easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) size);
         mn_curl->easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
         p->packed = TAKE_PTR(packed);
+        p->size = size;
         p->hdr = hdr;
         return 0;
 oom:

@@ -75,6 +75,7 @@ int reporter_http_post(ReporterHttp *h, const char *url, const char *ca, const c
  * frees what *p holds. _end must follow every _start that returned 0. */
 typedef struct ReporterPost {
         unsigned char *packed;          /* the gzip'd body */
+        size_t size;                    /* bytes of the body sent */
         struct curl_slist *hdr;
 } ReporterPost;
 int reporter_http_post_start(ReporterHttp *h, const char *url, const char *ca, const char *cert, const char *key,

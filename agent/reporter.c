@@ -83,41 +83,6 @@ static int on_efd(sd_event_source *s, int fd, uint32_t revents, void *userdata) 
         return 0;
 }
 
-static int record_info_once(const char *line, size_t len, const char *host_id, uint64_t *ret_seq, bool *ret_ours) {
-        json_tokener *t = json_tokener_new();
-        if (!t)
-                return -ENOMEM;
-        json_object *o = json_tokener_parse_ex(t, line, (int) len), *ev, *seq, *host, *id;
-        /* json-c before 0.17 returns NULL without an error when memory runs out */
-        int r = !o && json_tokener_get_error(t) == json_tokener_success ? -ENOMEM : -EBADMSG;
-        json_tokener_free(t);
-        if (o && json_object_object_get_ex(o, "event", &ev) && json_object_object_get_ex(ev, "sequence", &seq) &&
-            json_object_get_int64(seq) > 0) {
-                *ret_seq = (uint64_t) json_object_get_int64(seq);
-                *ret_ours = json_object_object_get_ex(o, "host", &host) && json_object_object_get_ex(host, "id", &id) &&
-                        json_object_is_type(id, json_type_string) && streq(json_object_get_string(id), host_id);
-                r = 0;
-        }
-        json_object_put(o);
-        return r;
-}
-
-/* A record's event.sequence and whether its host.id is host_id. json-c before 0.17 also drops members and
- * cuts strings short when memory runs out, silently: a record that does not come out as ours is read a
- * second time, and only the same answer twice counts (else a record of this host would be passed over and
- * never sent). */
-static int record_info(const char *line, size_t len, const char *host_id, uint64_t *ret_seq, bool *ret_ours) {
-        uint64_t seq2 = 0;
-        bool ours2 = false;
-        int r = record_info_once(line, len, host_id, ret_seq, ret_ours);
-        if (r == -ENOMEM || (r == 0 && *ret_ours))
-                return r;
-        int r2 = record_info_once(line, len, host_id, &seq2, &ours2);
-        if (r2 == -ENOMEM || r2 != r || (r == 0 && (seq2 != *ret_seq || ours2)))
-                return -ENOMEM;
-        return r;
-}
-
 /* Reads up to the batch bounds of records after `after`, in sequence order. Records of another host id
  * (a cloned image's history from before the clone) are passed over: the collector would refuse the whole
  * batch for them. Returns 1 when records were examined (b->last_sequence: the last one; b->n may be 0 when
@@ -134,7 +99,8 @@ int reporter_read_batch(Journal *j, const char *host_id, uint64_t after, Batch *
                 return r;
         if (st.first_sequence > after + 1)
                 after = st.first_sequence - 1;
-        JournalExportRange range = { .from_sequence = after + 1, .to_sequence = after + REPORTER_BATCH_MAX_RECORDS };
+        JournalExportRange range = { .from_sequence = after + 1, .to_sequence = after + REPORTER_BATCH_MAX_RECORDS,
+                                     .snapshot = true };
         _cleanup_(journal_exporter_freep) JournalExporter *e = NULL;
         r = journal_exporter_new(j, &range, &e);
         if (r < 0)
@@ -152,7 +118,7 @@ int reporter_read_batch(Journal *j, const char *host_id, uint64_t after, Batch *
                 examined++;
                 uint64_t seq;
                 bool ours;
-                r = record_info(line, len, host_id, &seq, &ours);
+                r = journal_exporter_record(e, host_id, &seq, &ours);
                 if (r < 0)
                         return r;
                 b->last_sequence = seq;
@@ -243,6 +209,7 @@ typedef struct Worker {
         uint64_t acked, sent;           /* collector's ack; highest sequence sent since the last sync */
         uint64_t backoff_usec;
         char last_failure[REPORTER_REASON_MAX];
+        bool can_follow;                /* the collector honours Mnguard-Follows (its last ack said so) */
         CURLM *multi;                   /* the batches and ack queries go through it (enrollment does not) */
 } Worker;
 
@@ -332,8 +299,9 @@ static int post_events(Worker *w, const char *body, size_t size) {
         return 0;
 }
 
-/* From a 200 reply: acked_sequence. */
-static int parse_ack(const ReporterReply *reply, uint64_t *ret) {
+/* From a 200 reply: acked_sequence, and whether the collector honours Mnguard-Follows (a collector before
+ * it would store a second batch in flight ahead of a first one that failed: a false gap). */
+static int parse_ack(const ReporterReply *reply, uint64_t *ret, bool *ret_follows) {
         json_object *o = json_tokener_parse(reply->body), *v;
         int r = -EBADMSG;
         if (o && json_object_object_get_ex(o, "acked_sequence", &v) && json_object_is_type(v, json_type_int)) {
@@ -343,6 +311,9 @@ static int parse_ack(const ReporterReply *reply, uint64_t *ret) {
                         r = 0;
                 }
         }
+        if (r == 0 && ret_follows)
+                *ret_follows = json_object_object_get_ex(o, "accepts_follows", &v) &&
+                        json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
         json_object_put(o);
         return r;
 }
@@ -390,15 +361,16 @@ static int request_batch(Reporter *r, uint64_t after, Batch *b) {
 }
 
 /* A batch posted through curl's multi interface. While one is in flight and the journal holds more, the
- * next one goes out on a second connection naming the sequence it follows (Mnguard-Follows): the collector
- * stores it once the first is stored, and refuses it (412, nothing stored) when the first is not — so the
- * agent prepares and uploads a batch while the collector stores the one before, and a failed batch is never
- * followed by a stored one (no gap). Replies are handled in the order the batches were sent. */
+ * next one goes out on a second connection naming the sequence it follows (Mnguard-Follows), once the first
+ * is uploaded: the collector stores it once the first is stored, and refuses it (412, nothing stored) when
+ * the first is not — so the agent reads and compresses a batch while the collector stores the one before,
+ * and a failed batch is never followed by a stored one (no gap). Replies are handled in the order sent. */
 typedef struct Flight {
         ReporterHttp *http;
         ReporterReply *reply;
         ReporterPost post;
         Batch b;
+        uint64_t follows;               /* the Mnguard-Follows it was sent with, 0: none */
         bool busy;                      /* in the multi handle */
         bool done;                      /* finished: the outcome is in reply, not yet handled */
 } Flight;
@@ -417,13 +389,21 @@ static int flight_start(Worker *w, CURLM *m, Flight *f, uint64_t follows) {
                 reporter_http_post_end(f->http, &f->post, CURLE_OUT_OF_MEMORY, f->reply);
                 return -ENOMEM;
         }
+        f->follows = follows;
         f->busy = true;
         f->done = false;
         return 0;
 }
 
-/* Drives the transfers; waits (at most a second) when none finished and no batch is ready. */
-static void pump(Reporter *r, CURLM *m, Flight f[static 2]) {
+/* Whether the whole body of a batch in flight has been sent. */
+static bool flight_uploaded(const Flight *f) {
+        curl_off_t up = 0;
+        return f->busy && mn_curl->easy_getinfo(f->http->curl, CURLINFO_SIZE_UPLOAD_T, &up) == CURLE_OK &&
+                up >= (curl_off_t) f->post.size;
+}
+
+/* Drives the transfers; marks those that finished. Returns whether one did. */
+static bool pump(CURLM *m, Flight f[static 2]) {
         int running = 0, left;
         bool finished = false;
         mn_curl->multi_perform(m, &running);
@@ -437,13 +417,7 @@ static void pump(Reporter *r, CURLM *m, Flight f[static 2]) {
                                 f[i].busy = false;
                                 f[i].done = finished = true;
                         }
-        if (finished || atomic_load(&r->stop))
-                return;
-        pthread_mutex_lock(&r->lock);
-        bool ready = r->want && r->batch_ready;
-        pthread_mutex_unlock(&r->lock);
-        if (!ready)
-                mn_curl->multi_poll(m, NULL, 0, 1000, NULL);
+        return finished;
 }
 
 static void flight_abort(CURLM *m, Flight *f) {
@@ -456,24 +430,20 @@ static void flight_abort(CURLM *m, Flight *f) {
         f->busy = f->done = false;
 }
 
-/* The outcome of the batch sent first. 1: stored (acked); 0: refused 412 as a second batch in flight, to be
- * sent again as is; -1 failed (handled: backoff or failure recorded); -ECANCELED to stop. */
-static int flight_outcome(Worker *w, Flight *f) {
+typedef enum Outcome {
+        OUTCOME_STORED,                 /* acked */
+        OUTCOME_RESEND,                 /* 412 to a batch sent with Mnguard-Follows: send it again as the first */
+        OUTCOME_FAILED,                 /* not stored: to be handled (handle_error() or the reply without ack) */
+} Outcome;
+
+/* The outcome of the batch sent first; applies the ack of a stored one. */
+static Outcome flight_outcome(Worker *w, Flight *f) {
         ReporterReply *reply = f->reply;
-        if (reply->status == 412)
-                return 0;
-        if (reply->status != 200) {
-                ReporterReply *saved = w->reply;
-                w->reply = reply;
-                bool go_on = handle_error(w, "event batch");
-                w->reply = saved;
-                return go_on ? -1 : -ECANCELED;
-        }
         uint64_t ack;
-        if (parse_ack(reply, &ack) < 0) {
-                post_failure(w, "collector reply without acked_sequence");
-                return backoff(w) ? -1 : -ECANCELED;
-        }
+        if (reply->status == 412 && f->follows > 0)
+                return OUTCOME_RESEND;
+        if (reply->status != 200 || parse_ack(reply, &ack, &w->can_follow) < 0)
+                return OUTCOME_FAILED;
         w->backoff_usec = 0;
         w->last_failure[0] = 0;
         w->sent = f->b.last_sequence;
@@ -483,7 +453,21 @@ static int flight_outcome(Worker *w, Flight *f) {
         }
         log_debug("Collector stored %zu records up to %llu, acked %llu.", f->b.n,
                   (unsigned long long) f->b.last_sequence, (unsigned long long) ack);
-        return 1;
+        return OUTCOME_STORED;
+}
+
+/* After a failed batch (the one after it already abandoned): backoff or the failure recorded. Returns -1 to
+ * go on (the caller syncs when handle_error() said so), -ECANCELED to stop. */
+static int flight_failed(Worker *w, Flight *f) {
+        if (f->reply->status == 200) {
+                post_failure(w, "collector reply without acked_sequence");
+                return backoff(w) ? -1 : -ECANCELED;
+        }
+        ReporterReply *saved = w->reply;
+        w->reply = f->reply;
+        bool go_on = handle_error(w, "event batch");
+        w->reply = saved;
+        return go_on ? -1 : -ECANCELED;
 }
 
 /* Sends the journal after the ack until something fails (then the caller syncs or backs off as handled) or
@@ -491,30 +475,32 @@ static int flight_outcome(Worker *w, Flight *f) {
 static int deliver(Worker *w, CURLM *m, Flight f[static 2]) {
         Reporter *r = w->r;
         Batch next = {};                /* read, not sent yet */
-        bool have_next = false, asked = false;
+        bool have_next = false, asked = false, ask_failed = false;
         int k = 0;
 
         while (!atomic_load(&r->stop)) {
                 Flight *lead = &f[0], *follow = &f[1];
                 if (lead->done) {
-                        k = flight_outcome(w, lead);
+                        Outcome o = flight_outcome(w, lead);
                         lead->done = false;
-                        if (k == 0) {
+                        ask_failed = false;
+                        if (o != OUTCOME_STORED) {
+                                /* the batch after it follows it: refused too, or stored already (its outcome
+                                 * is not needed: the collector skips what it has) */
+                                flight_abort(m, follow);
+                                asked = false;
+                        }
+                        if (o == OUTCOME_RESEND) {
                                 log_debug("Collector had not stored the records before %" PRIu64 " yet (412); "
                                           "sending them again.", lead->b.last_sequence);
-                                /* refused as a second batch in flight: sent again as the lead; the batch
-                                 * sent after it follows it, so it was refused too (or is stored already) */
+                                free(next.data);
                                 next = lead->b;
                                 have_next = true;
-                                asked = false;
-                                flight_abort(m, follow);
                         } else
                                 free(lead->b.data);
                         lead->b = (Batch) {};
-                        if (k < 0) {
-                                /* the sync after a failure asks the collector what it has; whatever the
-                                 * batch after this one came to is not needed */
-                                flight_abort(m, follow);
+                        if (o == OUTCOME_FAILED) {
+                                k = flight_failed(w, lead);
                                 break;
                         }
                         if (follow->busy || follow->done) {
@@ -555,34 +541,48 @@ static int deliver(Worker *w, CURLM *m, Flight f[static 2]) {
                         }
                 }
                 /* a backlog: read the next batch while this one is sent and stored */
-                if (lead->b.full && !follow->busy && !follow->done && !have_next && !asked) {
+                if (w->can_follow && lead->b.full && !follow->busy && !follow->done && !have_next && !asked &&
+                    !ask_failed) {
                         ask_batch(r, lead->b.last_sequence);
                         asked = true;
                 }
-                pump(r, m, f);
-                if (!asked)
-                        continue;
-                Batch b = {};
-                int t = take_batch(r, &b);
-                if (t == -ECANCELED)
-                        break;
-                if (t == 0)
-                        continue;
-                asked = false;          /* t < 0, a journal read error: asked again for the next lead */
-                if (t > 0 && b.n > 0 && lead->busy && lead->b.last_own > 0) {
-                        follow->b = b;
+                bool finished = pump(m, f);
+                if (asked) {
+                        Batch b = {};
+                        int t = take_batch(r, &b);
+                        if (t == -ECANCELED)
+                                break;
+                        if (t != 0)
+                                asked = false;
+                        if (t < 0)
+                                ask_failed = true;      /* not again until this lead is answered */
+                        if (t > 0) {
+                                next = b;
+                                have_next = true;
+                        }
+                }
+                /* sent once the first is uploaded, so that it rarely reaches the collector first */
+                if (have_next && next.n > 0 && lead->busy && lead->b.last_own > 0 && !follow->busy &&
+                    !follow->done && flight_uploaded(lead)) {
+                        follow->b = next;
+                        next = (Batch) {};
+                        have_next = false;
                         if (flight_start(w, m, follow, lead->b.last_own) >= 0) {
                                 log_debug("Sending records after %" PRIu64 " while those up to it are stored.",
                                           lead->b.last_own);
                                 continue;
                         }
-                        b = follow->b;  /* sent after the lead instead */
+                        next = follow->b;       /* sent after the lead instead */
                         follow->b = (Batch) {};
-                }
-                if (t > 0) {
-                        next = b;
                         have_next = true;
                 }
+                if (finished || lead->done)
+                        continue;
+                pthread_mutex_lock(&r->lock);
+                bool ready = asked && r->want && r->batch_ready;
+                pthread_mutex_unlock(&r->lock);
+                if (!ready && (lead->busy || follow->busy))
+                        mn_curl->multi_poll(m, NULL, 0, have_next && !flight_uploaded(lead) ? 5 : 1000, NULL);
         }
         if (atomic_load(&r->stop))
                 k = -ECANCELED;
@@ -663,7 +663,7 @@ static void *reporter_thread(void *userdata) {
                                         break;
                                 continue;
                         }
-                        if (parse_ack(reply, &w.acked) < 0) {
+                        if (parse_ack(reply, &w.acked, &w.can_follow) < 0) {
                                 post_failure(&w, "collector reply without acked_sequence");
                                 if (!backoff(&w))
                                         break;

@@ -66,6 +66,8 @@ int api_ingest(Server *srv, const Request *req, Reply *reply) {
         json_object_object_add(o, "flagged", json_object_new_uint64(res.n_flagged));
         json_object_object_add(o, "conflicts", json_object_new_uint64(res.n_conflicts));
         json_object_object_add(o, "chain", json_object_new_string(chain_state_to_string(res.chain)));
+        /* an agent keeps two batches in flight only with a collector that says it honours Mnguard-Follows */
+        json_object_object_add(o, "accepts_follows", json_object_new_boolean(true));
         reply_json(reply, 200, o);
         return 0;
 }

@@ -14,12 +14,14 @@
 /* Sequences fetched per query while advancing the contiguous mark over earlier gaps. */
 #define CONTIGUOUS_STEP 1024u
 
-/* A batch naming the sequence it follows that comes before that sequence is stored waits this long for it
- * (an agent's two batches in flight can reach the host's lock in either order), looking again after every
- * ingest this process commits and at least every FOLLOWS_POLL_USEC (the batch it follows may be stored by
- * another collector of the same database). */
-#define FOLLOWS_WAIT_USEC (2u * 1000000u)
-#define FOLLOWS_POLL_USEC (50u * 1000u)
+/* A batch naming the sequence it follows that reaches the host's lock before that sequence is stored (an
+ * agent's two batches in flight, the second overtaking the first on its way in) waits this long for it, with
+ * the lock released, looking at the host's state after every ingest this process commits and at least every
+ * FOLLOWS_POLL_USEC (another collector of the same database may store it). Short: the request's thread serves
+ * other connections too, and a first batch not even received yet (on the same thread) is better answered by
+ * a 412 and a resend than waited for. */
+#define FOLLOWS_WAIT_USEC (50u * 1000u)
+#define FOLLOWS_POLL_USEC (5u * 1000u)
 
 /* Ingests committed by this process, for the batches that wait for their predecessor. */
 static pthread_mutex_t commit_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -369,30 +371,49 @@ static int ingest_end(Storage *s, StorageTxn *t, HostState *st, int r, const Ing
         return r;
 }
 
+/* Waits (FOLLOWS_WAIT_USEC from the first call, *deadline) until the host's last stored sequence reaches
+ * follows, reading its state without its lock after each commit: 1 when it did, 0 when time is up. */
+static int wait_for_predecessor(Storage *s, const char *host_id, uint64_t follows, uint64_t *deadline) {
+        uint64_t now = mono_usec();
+        if (*deadline == 0)
+                *deadline = now + FOLLOWS_WAIT_USEC;
+        while (now < *deadline) {
+                uint64_t seen = commits_seen();
+                HostState hs = {};
+                int r = s->ops->host_get(s, host_id, &hs);
+                uint64_t last = hs.last_sequence;
+                host_state_done(&hs);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                if (r >= 0 && last >= follows)
+                        return 1;
+                commits_wait(seen, now + FOLLOWS_POLL_USEC < *deadline ? now + FOLLOWS_POLL_USEC : *deadline);
+                now = mono_usec();
+        }
+        return 0;
+}
+
 /* Opens the host's ingest transaction (its lock) for a batch that follows *follows (NULL: any batch). A
- * batch ahead of what is stored waits for its predecessor (FOLLOWS_WAIT_USEC) with the lock released; one
- * that still does not follow is -ESTALE, with the host's sequences in *ret. */
+ * batch ahead of what is stored waits briefly for its predecessor with the lock released
+ * (wait_for_predecessor()); one that does not follow is -ESTALE, with the host's sequences in *ret. */
 static int begin_following(Storage *s, const char *host_id, const char *host_name, const uint64_t *follows,
                            uint64_t now_usec, HostState *st, StorageTxn **t, IngestResult *ret) {
         uint64_t deadline = 0;
         for (;;) {
-                uint64_t seen = commits_seen();
                 int r = s->ops->ingest_begin(s, host_id, host_name, now_usec, st, t);
                 if (r < 0 || !follows || st->last_sequence == *follows)
                         return r;
-                uint64_t now = mono_usec();
-                if (deadline == 0)
-                        deadline = now + FOLLOWS_WAIT_USEC;
-                if (st->last_sequence > *follows || now >= deadline) {
-                        *ret = (IngestResult) { .acked_sequence = st->contiguous_sequence,
-                                                .last_sequence = st->last_sequence, .chain = host_chain_state(st) };
+                *ret = (IngestResult) { .acked_sequence = st->contiguous_sequence, .last_sequence = st->last_sequence,
+                                        .chain = host_chain_state(st) };
+                if (st->last_sequence > *follows)
                         return -ESTALE;         /* the caller aborts *t */
-                }
                 s->ops->ingest_abort(*t);
                 *t = NULL;
                 host_state_done(st);
                 *st = (HostState) {};
-                commits_wait(seen, now + FOLLOWS_POLL_USEC < deadline ? now + FOLLOWS_POLL_USEC : deadline);
+                r = wait_for_predecessor(s, host_id, *follows, &deadline);
+                if (r <= 0)
+                        return r < 0 ? r : -ESTALE;
         }
 }
 

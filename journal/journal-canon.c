@@ -498,6 +498,9 @@ int canon_scan_record(const char *json, size_t len, RecordFields *ret) {
                 } else if (obj && KEY_IS(key, "user")) {
                         const Want w[] = { WANT("name", &f.user, true) };
                         end = scan_object(v, e, w, ELEMENTSOF(w));
+                } else if (obj && KEY_IS(key, "host")) {
+                        const Want w[] = { WANT("id", &f.host_id, true) };
+                        end = scan_object(v, e, w, ELEMENTSOF(w));
                 } else if (obj && KEY_IS(key, "device")) {
                         const Want w[] = { WANT("serial", &f.serial, true), WANT("vendor", &f.vendor, true),
                                            WANT("product", &f.product, true) };

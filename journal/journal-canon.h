@@ -51,6 +51,7 @@ typedef struct RecordFields {
         Span user;              /* user.name (string) */
         Span serial;            /* device.serial (string) */
         Span vendor, product;   /* device.vendor, device.product (strings) */
+        Span host_id;           /* host.id (string) */
 } RecordFields;
 
 /* Scans canonical record text (a top-level object, no whitespace) once. -EBADMSG when it is not

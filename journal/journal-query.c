@@ -187,6 +187,8 @@ int journal_query(Journal *j, const JournalQuery *q, JournalRecordFunc f, void *
 
 /* ---- export ---- */
 
+#define JOURNAL_HOST_ID_EXPORT_MAX 64   /* host ids compared by journal_exporter_record() (ours: 32 hex) */
+
 struct JournalExporter {
         Journal *j;
         sqlite3_stmt *get;
@@ -194,7 +196,10 @@ struct JournalExporter {
         uint64_t count, since, until;
         uint64_t first_seq, last_seq;
         uint8_t first_prev[JOURNAL_SHA256_SIZE], last_hash[JOURNAL_SHA256_SIZE];
-        bool done;
+        bool done, in_read;             /* in_read: its own read transaction, ended when freed */
+        bool has_record;                /* the line is a record: cur_* tell it */
+        char cur_host[JOURNAL_HOST_ID_EXPORT_MAX + 1];
+        size_t cur_host_len;            /* SIZE_MAX: longer than cur_host holds (no host id of ours) */
         Buf line;
 };
 
@@ -202,6 +207,8 @@ JournalExporter *journal_exporter_free(JournalExporter *e) {
         if (!e)
                 return NULL;
         sqlite3_finalize(e->get);
+        if (e->in_read)
+                (void) sqlite3_exec(e->j->db, "COMMIT", NULL, NULL, NULL);
         buf_done(&e->line);
         free(e);
         return NULL;
@@ -261,6 +268,13 @@ int journal_exporter_new(Journal *j, const JournalExportRange *range, JournalExp
         }
         e->next = from == 0 ? 1 : from;
         e->to = to;
+        /* one read transaction for all the lines, instead of one per line (each takes the WAL's read lock) */
+        if (rg.snapshot && sqlite3_get_autocommit(j->db)) {
+                rc = sqlite3_exec(j->db, "BEGIN", NULL, NULL, NULL);
+                if (rc != SQLITE_OK)
+                        return sqlite_to_errno(rc) ?: -EIO;
+                e->in_read = true;
+        }
         rc = sqlite3_prepare_v2(j->db, "SELECT hash, body FROM events WHERE seq = ?1", -1, &e->get, NULL);
         if (rc != SQLITE_OK)
                 return sqlite_to_errno(rc) ?: -EIO;
@@ -308,6 +322,7 @@ int journal_exporter_next(JournalExporter *e, const char **ret_line, size_t *ret
                 return -EINVAL;
         if (e->done)
                 return 0;
+        e->has_record = false;
         if (e->next > e->to) {
                 if ((r = manifest_line(e)) < 0)
                         return r;
@@ -333,6 +348,11 @@ int journal_exporter_next(JournalExporter *e, const char **ret_line, size_t *ret
                 }
                 r = full_record(body, len, sqlite3_column_blob(e->get, 0), JOURNAL_SHA256_SIZE, &e->line);
                 if (r >= 0) {
+                        /* the text as stored: canonical JSON never escapes a character of a host id */
+                        e->cur_host_len = f.host_id.n <= JOURNAL_HOST_ID_EXPORT_MAX ? f.host_id.n : SIZE_MAX;
+                        if (e->cur_host_len != SIZE_MAX && f.host_id.n > 0)
+                                memcpy(e->cur_host, f.host_id.p, f.host_id.n);
+                        e->has_record = true;
                         if (e->count == 0)
                                 e->first_seq = e->next;
                         memcpy(e->last_hash, sqlite3_column_blob(e->get, 0), JOURNAL_SHA256_SIZE);
@@ -348,6 +368,18 @@ int journal_exporter_next(JournalExporter *e, const char **ret_line, size_t *ret
         if (ret_len)
                 *ret_len = e->line.len;
         return 1;
+}
+
+int journal_exporter_record(JournalExporter *e, const char *host_id, uint64_t *ret_sequence, bool *ret_host_is) {
+        if (!e || !host_id)
+                return -EINVAL;
+        if (!e->has_record)
+                return -ENODATA;
+        if (ret_sequence)
+                *ret_sequence = e->last_seq;
+        if (ret_host_is)
+                *ret_host_is = e->cur_host_len == strlen(host_id) && memcmp(e->cur_host, host_id, e->cur_host_len) == 0;
+        return 0;
 }
 
 int journal_export(Journal *j, const JournalExportRange *range, FILE *f, uint64_t *ret_count) {

@@ -186,6 +186,8 @@ int journal_query(Journal *j, const JournalQuery *q, JournalRecordFunc f, void *
 typedef struct JournalExportRange {
         uint64_t since_usec, until_usec;        /* time range as in JournalQuery (0: unbounded) */
         uint64_t from_sequence, to_sequence;    /* further bounds on the sequence (0: unbounded) */
+        bool snapshot;                          /* read in one read transaction, until the exporter is freed:
+                                                 * nothing else may use the Journal meanwhile */
 } JournalExportRange;
 
 typedef struct JournalExporter JournalExporter;
@@ -199,6 +201,9 @@ int journal_exporter_new(Journal *j, const JournalExportRange *range, JournalExp
 /* Returns 1 and the next line (without newline; valid until the next call), 0 after the manifest.
  * -ESTALE when records of the range disappeared meanwhile (pruned). */
 int journal_exporter_next(JournalExporter *e, const char **ret_line, size_t *ret_len);
+/* The record the last journal_exporter_next() returned (not the manifest): its sequence, and whether its
+ * host.id is host_id. -ENODATA before the first record and after the manifest. */
+int journal_exporter_record(JournalExporter *e, const char *host_id, uint64_t *ret_sequence, bool *ret_host_is);
 JournalExporter *journal_exporter_free(JournalExporter *e);
 DEFINE_TRIVIAL_CLEANUP_FUNC(JournalExporter *, journal_exporter_free);
 

@@ -147,6 +147,16 @@ static int drain(char *argv[]) {
                         DrainSlot *sl = &slots[i];
                         if (sl->busy)
                                 continue;
+                        /* as the agent: the next batch once the one in flight is uploaded */
+                        bool uploaded = true;
+                        for (size_t o = 0; o < window; o++) {
+                                curl_off_t up = 0;
+                                if (slots[o].busy && (curl_easy_getinfo(slots[o].easy, CURLINFO_SIZE_UPLOAD_T, &up) != CURLE_OK ||
+                                                      up < (curl_off_t) gz[slots[o].batch].n))
+                                        uploaded = false;
+                        }
+                        if (!uploaded)
+                                break;
                         sl->headers = NULL;
                         for (struct curl_slist *x = h; x; x = x->next)
                                 sl->headers = curl_slist_append(sl->headers, x->data);
@@ -203,7 +213,7 @@ static int drain(char *argv[]) {
                 if (in_flight == 0)
                         slots[0].resend = false;
                 if (running > 0)
-                        curl_multi_poll(m, NULL, 0, 1000, NULL);
+                        curl_multi_poll(m, NULL, 0, in_flight < window ? 5 : 1000, NULL);
         }
         double secs = (now_usec() - start) / 1e6;
         printf("%s %.0f events/s\n", name, (double) events / secs);

@@ -74,32 +74,12 @@ def client(*args):
     sys.stdout.flush()
 
 
-def storages(base):
-    """(name, storage spec or None for SQLite, Postgres or None)"""
-    if os.environ.get("BENCH_COLLECTOR_SQLITE", "1") != "0":
-        yield "sqlite", None, None
-    if os.environ.get("BENCH_COLLECTOR_PG", "1") == "0":
-        return
-    why = ct.Postgres.available()
-    if why:
-        log("PostgreSQL skipped: " + why)
-        return
-    pg = ct.Postgres(base)
-    pg.settings = PG_SETTINGS
-    pg.init()
-    pg.start()
-    try:
-        yield "postgresql", "postgresql:" + pg.conninfo, pg
-    finally:
-        pg.stop()
-
-
 def main():
     if not os.access(CLIENT, os.X_OK):
         print(f"bench-collector: {CLIENT} not built", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="mnguard-bench-collector-") as base:
-        for name, spec, pg in storages(base):
+        for name, spec, pg in ct.bench_storages(base, "BENCH_COLLECTOR", PG_SETTINGS, log):
             work = os.path.join(base, name)
             os.makedirs(work)
             c = ct.Collector(work, spec)

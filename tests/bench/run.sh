@@ -40,6 +40,12 @@ if [ -x "$build/tests/bench/bench-usb" ]; then
         fi
 fi
 if [ -x "$build/tests/bench/bench-collector-client" ]; then /usr/bin/python3 "$here/bench-collector.py" "$build"; fi
+# The real agent draining a 1,000,000-event journal backlog to the collector (issue 6): mnguardd's reporter, not a
+# load generator. Knobs: BENCH_REPORTER_EVENTS (1000000), BENCH_REPORTER_SQLITE=0, BENCH_REPORTER_PG=0,
+# BENCH_REPORTER_PERF=PREFIX (perf report of mnguardd). Needs root.
+if [ -x "$build/tests/bench/bench-reporter-seed" ] && [ -x "$build/agent/mnguardd" ] && [ -x "$build/collector/mnguard-collector" ]; then
+        /usr/bin/python3 "$here/bench-reporter.py" "$build" || echo "# bench-reporter: failed (exit $?)"
+fi
 # Responder console (issue 12): API page latency on 10,000 hosts and 10,000,000 events (BENCH_CONSOLE_EVENTS,
 # BENCH_CONSOLE_HOSTS, BENCH_CONSOLE_REPEAT, BENCH_CONSOLE_PG=0; docs/console.md).
 if [ -x "$build/tests/bench/bench-console-seed" ]; then /usr/bin/python3 "$here/bench-console.py" "$build"; fi

@@ -271,3 +271,24 @@ def make_events(base, host_id, host_name, count, start_usec, step_usec, tag=""):
     lines = [l for l in out.splitlines() if l and "mnguard_manifest" not in l]
     assert len(lines) == count, (len(lines), count)
     return lines
+
+
+def bench_storages(base, prefix, pg_settings, log):
+    """The benchmarks' backends: (name, storage spec or None for SQLite, Postgres or None); PREFIX_SQLITE=0 and
+    PREFIX_PG=0 in the environment leave one out. A private PostgreSQL cluster is started for its turn."""
+    if os.environ.get(prefix + "_SQLITE", "1") != "0":
+        yield "sqlite", None, None
+    if os.environ.get(prefix + "_PG", "1") == "0":
+        return
+    why = Postgres.available()
+    if why:
+        log("PostgreSQL skipped: " + why)
+        return
+    pg = Postgres(base)
+    pg.settings = pg_settings
+    pg.init()
+    pg.start()
+    try:
+        yield "postgresql", "postgresql:" + pg.conninfo, pg
+    finally:
+        pg.stop()

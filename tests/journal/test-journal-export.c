@@ -243,6 +243,59 @@ static void test_tampered(void **state) {
         lines_free(&l);
 }
 
+/* journal_exporter_record(): each record's sequence and whether host.id is a given one, as the reporter
+ * reads them (a snapshot: one read transaction). A record of another host (a cloned image's history), one
+ * naming a host only inside another object or a string, and one without a host are not the host's. */
+static void test_exporter_record(void **state) {
+        Fixture *f = *state;
+        const char *ours = "5f0c2a8e9b7d4e1f8a3c6b2d1e0f9a8b";
+        json_object *ev = jt_event(100, T0 + 100 * HOUR), *h;
+        assert_true(json_object_object_get_ex(ev, "host", &h));
+        json_object_object_add(h, "id", json_object_new_string("00000000000000000000000000000000"));
+        assert_int_equal(journal_append(f->j, ev, NULL), 0);                     /* 49: another host */
+        json_object_put(ev);
+        ev = jt_event(101, T0 + 101 * HOUR);
+        json_object_object_del(ev, "host");
+        json_object *decoy = json_object_new_object(), *dh = json_object_new_object();
+        json_object_object_add(dh, "id", json_object_new_string(ours));
+        json_object_object_add(decoy, "host", dh);
+        json_object_object_add(ev, "parent", decoy);
+        json_object_object_add(ev, "note", json_object_new_string("\"host\":{\"id\":\"5f0c2a8e9b7d4e1f8a3c6b2d1e0f9a8b\"}"));
+        assert_int_equal(journal_append(f->j, ev, NULL), 0);                     /* 50: no host.id */
+        json_object_put(ev);
+        ev = jt_event(102, T0 + 102 * HOUR);
+        assert_int_equal(journal_append(f->j, ev, NULL), 0);                     /* 51: ours again */
+        json_object_put(ev);
+        assert_int_equal(journal_flush(f->j), 0);
+
+        JournalExportRange range = { .from_sequence = 47, .snapshot = true };
+        JournalExporter *e = NULL;
+        assert_int_equal(journal_exporter_new(f->j, &range, &e), 0);
+        uint64_t seq = 0;
+        bool is = false;
+        assert_int_equal(journal_exporter_record(e, ours, &seq, &is), -ENODATA);
+        const bool want[] = { true, true, false, false, true };
+        const char *line;
+        size_t len;
+        for (uint64_t k = 47; k <= 51; k++) {
+                assert_int_equal(journal_exporter_next(e, &line, &len), 1);
+                assert_int_equal(journal_exporter_record(e, ours, &seq, &is), 0);
+                assert_int_equal(seq, k);
+                assert_int_equal(is, want[k - 47]);
+                assert_int_equal(journal_exporter_record(e, "5f0c2a8e9b7d4e1f8a3c6b2d1e0f9a8", NULL, &is), 0);
+                assert_false(is);                                               /* a prefix is not it */
+        }
+        assert_int_equal(journal_exporter_next(e, &line, &len), 1);             /* the manifest */
+        assert_int_equal(journal_exporter_record(e, ours, &seq, &is), -ENODATA);
+        journal_exporter_free(e);
+        /* the read transaction ended with the exporter: the journal takes records again */
+        ev = jt_event(103, T0 + 103 * HOUR);
+        assert_int_equal(journal_append(f->j, ev, NULL), 0);
+        json_object_put(ev);
+        assert_int_equal(journal_flush(f->j), 0);
+        assert_int_equal(journal_durable_sequence(f->j), 52);
+}
+
 static void test_export_from_readonly_copy(void **state) {
         Fixture *f = *state;
         Journal *r = NULL;
@@ -262,6 +315,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_range, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_tampered, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_export_from_readonly_copy, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_exporter_record, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
