@@ -18,11 +18,11 @@ target_include_directories(mnguard-daemon PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 # the reporter (issue 6): libcurl for HTTPS to the collector, GnuTLS (under libcurl anyway) for the enrollment
 # key and CSR, both loaded when first needed
 pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
-pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
+pkg_check_modules(DEFLATE REQUIRED IMPORTED_TARGET libdeflate)
 find_package(Threads REQUIRED)
 target_link_libraries(mnguard-daemon PUBLIC mnguard-agent mnguard-journal mnguard-policy-io mnguard-sign
                       PkgConfig::SYSTEMD PkgConfig::SODIUM PkgConfig::JSONC
-                      PkgConfig::ZLIB Threads::Threads ${CMAKE_DL_LIBS})
+                      PkgConfig::DEFLATE Threads::Threads ${CMAKE_DL_LIBS})
 # libcurl and GnuTLS are dlopen()ed when a collector is configured (curl-dl.h, reporter-csr.c say why): their
 # headers only.
 target_include_directories(mnguard-daemon PRIVATE $<TARGET_PROPERTY:PkgConfig::CURL,INTERFACE_INCLUDE_DIRECTORIES>

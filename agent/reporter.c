@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -49,6 +50,8 @@ struct Reporter {
          * once there are some (or an error). want_id tells a newer request from the one the loop is reading
          * for (the thread may ask again meanwhile: the older answer is dropped). */
         bool want, batch_ready;
+        bool want_idle;                 /* asked with nothing in flight (request_batch()) */
+        bool backlog_read;              /* full batches were read since the memory was last given back */
         uint64_t want_after, want_id;
         Batch batch;
         int batch_error;
@@ -157,7 +160,7 @@ static void wake_thread(Reporter *r) {
 /* On the loop: answers the thread's request for a batch once there are records for it. */
 static void fill(Reporter *r) {
         pthread_mutex_lock(&r->lock);
-        bool want = r->want && !r->batch_ready;
+        bool want = r->want && !r->batch_ready, idle = r->want_idle;
         uint64_t after = r->want_after, id = r->want_id;
         pthread_mutex_unlock(&r->lock);
         if (!want)
@@ -166,8 +169,17 @@ static void fill(Reporter *r) {
         int k = reporter_read_batch(r->journal, r->host_id, after, &b);
         if (k == 0) {
                 free(b.data);
+                if (idle && r->backlog_read) {
+                        /* a backlog is sent and nothing is in flight: its pages and buffers go back (a
+                         * resident daemon; 23 → 9 MiB after a million records) */
+                        r->backlog_read = false;
+                        journal_release_memory(r->journal);
+                        malloc_trim(0);
+                }
                 return;         /* nothing yet: answered after a later commit (reporter_wake) */
         }
+        if (b.full)
+                r->backlog_read = true;
         if (k < 0)
                 log_warning_errno(k, "Cannot read the journal for the collector: %m");
         pthread_mutex_lock(&r->lock);
@@ -319,9 +331,10 @@ static int parse_ack(const ReporterReply *reply, uint64_t *ret, bool *ret_follow
 }
 
 /* Asks the loop for the records after `after` (a newer request replaces an unanswered one). */
-static void ask_batch(Reporter *r, uint64_t after) {
+static void ask_batch(Reporter *r, uint64_t after, bool idle) {
         pthread_mutex_lock(&r->lock);
         r->want_after = after;
+        r->want_idle = idle;
         r->want_id++;
         r->want = true;
         r->batch_ready = false;
@@ -352,7 +365,7 @@ static int take_batch(Reporter *r, Batch *b) {
 
 /* Asks the loop for the records after `after`; waits until it has some. As take_batch(), never 0. */
 static int request_batch(Reporter *r, uint64_t after, Batch *b) {
-        ask_batch(r, after);
+        ask_batch(r, after, true);
         pthread_mutex_lock(&r->lock);
         while (!atomic_load(&r->stop) && !r->batch_ready)
                 pthread_cond_wait(&r->cond, &r->lock);
@@ -543,7 +556,7 @@ static int deliver(Worker *w, CURLM *m, Flight f[static 2]) {
                 /* a backlog: read the next batch while this one is sent and stored */
                 if (w->can_follow && lead->b.full && !follow->busy && !follow->done && !have_next && !asked &&
                     !ask_failed) {
-                        ask_batch(r, lead->b.last_sequence);
+                        ask_batch(r, lead->b.last_sequence, false);
                         asked = true;
                 }
                 bool finished = pump(m, f);

@@ -639,3 +639,8 @@ int journal_get_stats(Journal *j, JournalStats *ret) {
         *ret = s;
         return 0;
 }
+
+void journal_release_memory(Journal *j) {
+        if (j && j->db)
+                sqlite3_db_release_memory(j->db);
+}

@@ -113,6 +113,10 @@ int journal_flush(Journal *j);
 /* Highest sequence that is committed to disk (0: none). */
 uint64_t journal_durable_sequence(const Journal *j);
 
+/* Gives the page cache of the caller's connection back (the next read fills it from the kernel's cache):
+ * after reading much of the journal, e.g. a backlog sent to the collector. */
+void journal_release_memory(Journal *j);
+
 /* CLOCK_MONOTONIC time (µs) by which journal_flush() should be called; UINT64_MAX when nothing waits
  * (a cheap "anything pending?" check). */
 uint64_t journal_flush_deadline(const Journal *j);

@@ -22,7 +22,8 @@ s, default 0.2) until it reaches N. Prints "name value unit":
   reporter-drain-*-agent-cpu                  mnguardd's CPU seconds (all threads) in the drain interval
   reporter-drain-*-collector-cpu              mnguard-collector's CPU seconds in the drain interval
   reporter-drain-*-postgres-cpu               the PostgreSQL server's CPU seconds in it (backends alive)
-  reporter-drain-*-agent-cpu-per-batch        mnguardd's CPU ms per 1,000 records (one full batch)
+  reporter-drain-*-agent-cpu-per-1000        mnguardd's CPU ms per 1,000 records
+  reporter-drain-*-agent-rss-peak, -after     mnguardd's VmHWM, and VmRSS once the backlog is acked (MiB)
   reporter-drain-*-agent-cpu-total            mnguardd's CPU seconds from its start to ack N
   reporter-seed-*, reporter-record-bytes-*    seconds to seed the journal (not timed as the drain), and the
                                               mean record size as journaled
@@ -238,13 +239,19 @@ def drain(name, spec, pg, work):
         figure(f"reporter-drain-{name}-first-ack-seconds", first[0] - t_start, "s", "%.2f")
         agent_cpu = end[2] - first[2]
         figure(f"reporter-drain-{name}-agent-cpu", agent_cpu, "s", "%.2f")
-        figure(f"reporter-drain-{name}-agent-cpu-per-batch", agent_cpu / drained * 1000 * 1000 if drained else 0,
+        figure(f"reporter-drain-{name}-agent-cpu-per-1000", agent_cpu / drained * 1000 * 1000 if drained else 0,
                "ms", "%.2f")
         figure(f"reporter-drain-{name}-agent-cpu-total", end[2], "s", "%.2f")
         figure(f"reporter-drain-{name}-collector-cpu", end[3] - first[3], "s", "%.2f")
         if pg:
             figure(f"reporter-drain-{name}-postgres-cpu", end[4] - first[4], "s", "%.2f")
 
+        with open(f"/proc/{d.proc.pid}/status") as f:
+            status = dict(l.split(":", 1) for l in f if ":" in l)
+        # the agent's peak (batches in flight) and what it holds once the backlog is sent
+        figure(f"reporter-drain-{name}-agent-rss-peak", int(status["VmHWM"].split()[0]) / 1024, "MiB", "%.1f")
+        figure(f"reporter-drain-{name}-agent-rss-after", int(status["VmRSS"].split()[0]) / 1024, "MiB", "%.1f")
+        log(f"{name}: agent after the drain: RssAnon {status['RssAnon'].strip()}, RssFile {status['RssFile'].strip()}")
         d.stop()
         failures = [line for line in d.log_text().splitlines() if "retrying" in line or "refused" in line]
         for line in failures[:5]:
