@@ -10,6 +10,7 @@
 #include "macro.h"
 #include "policy-internal.h"
 #include "policy-load.h"
+#include "reporter.h"
 #include "strutil.h"
 #include "yaml-tree.h"
 
@@ -43,7 +44,7 @@ static bool parse_journal(Ctx *x, const YNode *n, AgentConf *c) {
 }
 
 static bool parse_collector(Ctx *x, const YNode *n, AgentConf *c) {
-        static const char *const keys[] = { "url", "ca", "enrollment-token" };
+        static const char *const keys[] = { "url", "ca", "enrollment-token", "batch-records" };
         const YNode *v[ELEMENTSOF(keys)];
         if (!expect_type(x, n, YNODE_MAPPING, "collector"))
                 return false;
@@ -59,6 +60,12 @@ static bool parse_collector(Ctx *x, const YNode *n, AgentConf *c) {
                 ok &= get_text(x, v[1], "ca", 1024, false, &c->collector_ca);
         if (v[2])
                 ok &= get_text(x, v[2], "enrollment-token", 1024, false, &c->enrollment_token);
+        if (v[3]) {
+                uint64_t records = 0;
+                ok &= get_uint(x, v[3], "batch-records", REPORTER_BATCH_RECORDS_MIN, REPORTER_BATCH_RECORDS_MAX,
+                               &records);
+                c->collector_batch_records = (unsigned) records;
+        }
         return ok;
 }
 

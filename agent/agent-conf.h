@@ -23,6 +23,7 @@ typedef struct AgentConf {
         char *collector_url;
         char *collector_ca;
         char *enrollment_token;
+        unsigned collector_batch_records;       /* 0: the reporter's default */
         /* extra block device sysname globs treated as removable media (e.g. "loop*" for tests) */
         char *removable_patterns[AGENT_CONF_MAX_PATTERNS];
         size_t n_removable_patterns;

@@ -523,6 +523,7 @@ static int start_reporter(Manager *m) {
                 .host_name = m->hostname,
                 .state_dir = m->state_dir,
                 .journal = m->journal,
+                .batch_records = m->conf.collector_batch_records,
         };
         ReporterCallbacks cb = { .acked = on_reporter_acked, .failed = on_reporter_failed, .userdata = m };
         int r = reporter_new(m->event, &o, &cb, &m->reporter);

@@ -19,7 +19,7 @@ typedef struct ReporterBatch {
         bool full;              /* the batch bounds ended it: more records may follow at once */
 } ReporterBatch;
 
-/* Reads up to the batch bounds of records after `after`, in sequence order, appending to b (b->data is
+/* Reads up to the batch bounds (max_records, REPORTER_BATCH_MAX_BYTES) of records after `after`, in sequence order, appending to b (b->data is
  * kept and reused; the caller frees it). Returns 1 when records were examined, 0 when there are none yet,
  * or -errno (then b holds nothing that can be sent). */
-int reporter_read_batch(Journal *j, const char *host_id, uint64_t after, ReporterBatch *b);
+int reporter_read_batch(Journal *j, const char *host_id, uint64_t after, unsigned max_records, ReporterBatch *b);

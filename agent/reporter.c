@@ -34,6 +34,7 @@ struct Reporter {
         bool thread_started;
 
         Journal *journal;               /* the daemon's; read on the loop only */
+        unsigned batch_records;
         char *base_url, *ca, *token, *host_id, *host_name, *state_dir;
         char *key_path, *cert_path, *own_ca_path, *events_url;
         ReporterCallbacks cb;
@@ -90,7 +91,7 @@ static int on_efd(sd_event_source *s, int fd, uint32_t revents, void *userdata) 
  * (a cloned image's history from before the clone) are passed over: the collector would refuse the whole
  * batch for them. Returns 1 when records were examined (b->last_sequence: the last one; b->n may be 0 when
  * all were passed over), 0 when there are none yet. */
-int reporter_read_batch(Journal *j, const char *host_id, uint64_t after, Batch *b) {
+int reporter_read_batch(Journal *j, const char *host_id, uint64_t after, unsigned max_records, Batch *b) {
         JournalStats st;
         int r;
         b->size = b->n = 0;
@@ -102,7 +103,7 @@ int reporter_read_batch(Journal *j, const char *host_id, uint64_t after, Batch *
                 return r;
         if (st.first_sequence > after + 1)
                 after = st.first_sequence - 1;
-        JournalExportRange range = { .from_sequence = after + 1, .to_sequence = after + REPORTER_BATCH_MAX_RECORDS,
+        JournalExportRange range = { .from_sequence = after + 1, .to_sequence = after + max_records,
                                      .snapshot = true };
         _cleanup_(journal_exporter_freep) JournalExporter *e = NULL;
         r = journal_exporter_new(j, &range, &e);
@@ -145,7 +146,7 @@ int reporter_read_batch(Journal *j, const char *host_id, uint64_t after, Batch *
         }
         if (r < 0)
                 return r;
-        if (examined >= REPORTER_BATCH_MAX_RECORDS)
+        if (examined >= max_records)
                 b->full = true;
         return b->last_sequence > 0 ? 1 : 0;
 }
@@ -166,7 +167,7 @@ static void fill(Reporter *r) {
         if (!want)
                 return;
         Batch b = {};
-        int k = reporter_read_batch(r->journal, r->host_id, after, &b);
+        int k = reporter_read_batch(r->journal, r->host_id, after, r->batch_records, &b);
         if (k == 0) {
                 free(b.data);
                 if (idle && r->backlog_read) {
@@ -739,6 +740,9 @@ int reporter_new(sd_event *e, const ReporterOptions *o, const ReporterCallbacks 
         r->host_name = strdup(o->host_name ?: "");
         r->state_dir = strdup(o->state_dir);
         r->journal = o->journal;
+        r->batch_records = o->batch_records ?: REPORTER_BATCH_RECORDS_DEFAULT;
+        if (r->batch_records < REPORTER_BATCH_RECORDS_MIN || r->batch_records > REPORTER_BATCH_RECORDS_MAX)
+                return -EINVAL;
         r->key_path = join(o->state_dir, REPORTER_KEY_FILE);
         r->cert_path = join(o->state_dir, REPORTER_CERT_FILE);
         r->own_ca_path = join(o->state_dir, REPORTER_CA_FILE);

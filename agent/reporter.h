@@ -13,7 +13,9 @@
 #include "journal.h"
 #include "macro.h"
 
-#define REPORTER_BATCH_MAX_RECORDS 5000
+#define REPORTER_BATCH_RECORDS_DEFAULT 5000                  /* agent.conf collector.batch-records */
+#define REPORTER_BATCH_RECORDS_MIN     100
+#define REPORTER_BATCH_RECORDS_MAX     10000                 /* the collector's limit */
 #define REPORTER_BATCH_MAX_BYTES   (4U * 1024U * 1024U)
 #define REPORTER_BACKOFF_MIN_USEC  (1000ULL * 1000ULL)
 #define REPORTER_BACKOFF_MAX_USEC  (300ULL * 1000ULL * 1000ULL)
@@ -29,6 +31,7 @@ typedef struct ReporterOptions {
         const char *host_id, *host_name;
         const char *state_dir;
         Journal *journal;               /* the daemon's: read on the loop only, between its commits */
+        unsigned batch_records;         /* records a batch at most (0: REPORTER_BATCH_RECORDS_DEFAULT) */
 } ReporterOptions;
 
 typedef struct ReporterCallbacks {

@@ -90,10 +90,13 @@ class ReporterTest(unittest.TestCase):
         self.d.env["MNGUARD_MACHINE_ID_FILE"] = os.path.join(self.dir, "machine-id")
         token = self.c.token()
         with open(os.path.join(self.d.config, "agent.conf"), "w") as f:
+            # small batches: the tests' few thousand records are a backlog of many full batches, sent two
+            # at a time (Mnguard-Follows), as a real backlog is with the default 5,000
             f.write("collector:\n"
                     f"  url: https://127.0.0.1:{self.c.fixed_port}\n"
                     f"  ca: {self.c.ca}\n"
-                    f"  enrollment-token: {token}\n")
+                    f"  enrollment-token: {token}\n"
+                    "  batch-records: 200\n")
         self.token = token
 
     def tearDown(self):
@@ -223,6 +226,33 @@ class ReporterTest(unittest.TestCase):
               file=sys.stderr)
         self.d.start()
         self.assert_exactly_once(notes)
+        self.assertEqual(self.d.stop(), 0)
+
+    def test_outage_mid_drain(self):
+        """The collector (SQLite) or its database (PostgreSQL) goes away while a backlog is sent two batches
+        at a time: the batch answered first fails (network error, or 503), the one sent after it is abandoned
+        or refused, and then everything arrives once, with no chain alert (no batch stored ahead of one that
+        failed)."""
+        self.d.start()
+        notes = self.notes("warm", 5)
+        self.assert_exactly_once(notes)
+        more, timeout = self.outage(lambda: self.notes("backlog", 3000))
+        notes |= more
+        def partial():
+            h = self.host()
+            return h and h["acked_sequence"] > 10
+        wait_for("the upload to start", partial, timeout=timeout, interval=0.005)
+        if self.pg:
+            down = time.monotonic()
+            self.pg.stop("immediate")
+            time.sleep(0.5)
+            self.pg.start()
+            timeout = DEADLINE + 2 * (time.monotonic() - down)
+        else:
+            _, timeout = self.outage(set)
+        print(f"interrupted at collector ack {self.host()['acked_sequence']} of about {len(notes) + 2}",
+              file=sys.stderr)
+        self.assert_exactly_once(notes, timeout=timeout)
         self.assertEqual(self.d.stop(), 0)
 
     def test_refused_token_recorded(self):

@@ -19,6 +19,7 @@
 #include "fault.h"
 #include "journal.h"
 #include "reporter-batch.h"
+#include "reporter.h"
 
 #define HOST_ID "5f0c2a8e9b7d4e1f8a3c6b2d1e0f9a8b"
 #define OTHER_ID "0123456789abcdef0123456789abcdef"
@@ -82,8 +83,8 @@ static void *setup(const char *dir) {
         }
         if (journal_flush(c->j) < 0)
                 fault_fail("journal_flush");
-        c->want_r_all = reporter_read_batch(c->j, HOST_ID, 0, &c->want_all);
-        c->want_r_tail = reporter_read_batch(c->j, HOST_ID, TAIL_AFTER, &c->want_tail);
+        c->want_r_all = reporter_read_batch(c->j, HOST_ID, 0, REPORTER_BATCH_RECORDS_DEFAULT, &c->want_all);
+        c->want_r_tail = reporter_read_batch(c->j, HOST_ID, TAIL_AFTER, REPORTER_BATCH_RECORDS_DEFAULT, &c->want_tail);
         fault_checkf(c->want_r_all == 1 && c->want_all.n == N_RECORDS - 2 && c->want_all.last_sequence == N_RECORDS,
                      "reporter_read_batch() without failures: %d, %zu records up to %" PRIu64, c->want_r_all,
                      c->want_all.n, c->want_all.last_sequence);
@@ -97,8 +98,8 @@ static void *setup(const char *dir) {
 static void run(void *userdata) {
         Ctx *c = userdata;
         /* each from an empty batch, as the reporter's loop reads them (fill()) */
-        c->r_all = reporter_read_batch(c->j, HOST_ID, 0, &c->all);
-        c->r_tail = reporter_read_batch(c->j, HOST_ID, TAIL_AFTER, &c->tail);
+        c->r_all = reporter_read_batch(c->j, HOST_ID, 0, REPORTER_BATCH_RECORDS_DEFAULT, &c->all);
+        c->r_tail = reporter_read_batch(c->j, HOST_ID, TAIL_AFTER, REPORTER_BATCH_RECORDS_DEFAULT, &c->tail);
 }
 
 static void check_batch(const char *what, int r, const ReporterBatch *got, int want_r, const ReporterBatch *want) {

@@ -20,13 +20,14 @@ static void test_values(void **state) {
         PolicyDiagnostics d;
         assert_int_equal(parse("journal:\n  max-age-days: 30\n  max-size-mb: 64\n"
                                "collector:\n  url: https://collector.example:8443\n  ca: /etc/mnguard/ca.pem\n"
-                               "  enrollment-token: abc\n"
+                               "  enrollment-token: abc\n  batch-records: 500\n"
                                "removable-media: [\"loop*\", \"nbd?\"]\n", &c, &d), 0);
         assert_int_equal(c.journal_max_age_days, 30);
         assert_int_equal(c.journal_max_size_mb, 64);
         assert_string_equal(c.collector_url, "https://collector.example:8443");
         assert_string_equal(c.collector_ca, "/etc/mnguard/ca.pem");
         assert_string_equal(c.enrollment_token, "abc");
+        assert_int_equal(c.collector_batch_records, 500);
         assert_int_equal(c.n_removable_patterns, 2);
         assert_string_equal(c.removable_patterns[1], "nbd?");
         agent_conf_clear(&c);
@@ -40,6 +41,7 @@ static void test_defaults(void **state) {
         assert_int_equal(c.journal_max_age_days, AGENT_CONF_DEFAULT_MAX_AGE_DAYS);
         assert_int_equal(c.journal_max_size_mb, AGENT_CONF_DEFAULT_MAX_SIZE_MB);
         assert_null(c.collector_url);
+        assert_int_equal(c.collector_batch_records, 0);        /* the reporter's default */
         assert_int_equal(c.n_removable_patterns, 0);
         agent_conf_clear(&c);
         policy_diagnostics_clear(&d);
@@ -64,6 +66,8 @@ static void test_errors(void **state) {
         expect_error("jornal: {}\n", 1, 1, "unknown key 'jornal'");
         expect_error("journal:\n  max-age-days: -1\n", 2, 17, "max-age-days must be a whole number");
         expect_error("collector:\n  url: http://x\n", 2, 8, "must start with https://");
+        expect_error("collector:\n  batch-records: 99\n", 2, 18, "batch-records");
+        expect_error("collector:\n  batch-records: 10001\n", 2, 18, "batch-records");
         expect_error("removable-media: loop*\n", 1, 18, "must be a list");
         expect_error("journal: [\n", 2, 1, "invalid YAML");
 }
