@@ -142,4 +142,3 @@ int api_policies(Server *srv, const Request *req, Reply *reply);
 int api_ticket_queue(Server *srv, const Request *req, Reply *reply);
 
 uint64_t now_realtime_usec(void);
-uint64_t now_monotonic_usec(void);

@@ -12,12 +12,6 @@
 
 #include "storage-sqlite.h"
 
-static uint64_t monotonic_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
 void sqlite_write_lock(SqliteStorage *s) {
         atomic_fetch_add(&s->writers_waiting, 1);
         pthread_mutex_lock(&s->write_lock);
@@ -78,7 +72,7 @@ int sqlite_group_join_locked(SqliteStorage *s) {
         s->group_open = true;
         s->group_gen++;
         s->group_size = 0;
-        s->group_started_usec = monotonic_usec();
+        s->group_started_usec = now_monotonic_usec();
         return 0;
 }
 
@@ -87,7 +81,7 @@ int sqlite_group_finish_locked(SqliteStorage *s, bool member) {
         if (member)
                 s->group_size++;
         if (atomic_load(&s->writers_waiting) == 0 || s->group_size >= SQLITE_GROUP_MAX ||
-            monotonic_usec() - s->group_started_usec >= SQLITE_GROUP_MAX_USEC) {
+            now_monotonic_usec() - s->group_started_usec >= SQLITE_GROUP_MAX_USEC) {
                 int r = sqlite_group_flush_locked(s);
                 pthread_mutex_unlock(&s->write_lock);
                 return member ? r : 0;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const StorageOps *const backends[] = {
         &storage_sqlite_ops,
@@ -31,6 +32,12 @@ Storage *storage_close(Storage *s) {
         if (s)
                 s->ops->close(s);
         return NULL;
+}
+
+uint64_t now_monotonic_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
 }
 
 bool storage_error_is_transient(int r) {

@@ -317,6 +317,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Storage *, storage_close);
 /* Whether a storage error means "database unreachable, try again later". */
 bool storage_error_is_transient(int r);
 
+/* CLOCK_MONOTONIC in microseconds: deadlines and waits of the collector (storage.c). */
+uint64_t now_monotonic_usec(void);
+
 static inline int storage_ping(Storage *s) {
         return s->ops->ping(s);
 }
