@@ -282,36 +282,6 @@ static bool handle_error(Worker *w, const char *what) {
         return backoff(w);
 }
 
-/* Posts to /v1/events and waits for the reply, through the multi handle (its connections are the batches'). */
-static int post_events(Worker *w, const char *body, size_t size) {
-        Reporter *r = w->r;
-        ReporterPost p;
-        int k = reporter_http_post_start(&w->http, r->events_url, r->own_ca_path, r->cert_path, r->key_path,
-                                         "application/x-ndjson", true, body, size, NULL, w->reply, &p);
-        if (k < 0)
-                return k;
-        if (mn_curl->multi_add_handle(w->multi, w->http.curl) != CURLM_OK) {
-                reporter_http_post_end(&w->http, &p, CURLE_OUT_OF_MEMORY, w->reply);
-                return -ENOMEM;
-        }
-        CURLcode cr = CURLE_OK;
-        for (bool done = false; !done;) {
-                int running = 0, left;
-                mn_curl->multi_perform(w->multi, &running);
-                CURLMsg *msg;
-                while ((msg = mn_curl->multi_info_read(w->multi, &left)))
-                        if (msg->msg == CURLMSG_DONE && msg->easy_handle == w->http.curl) {
-                                cr = msg->data.result;
-                                done = true;
-                        }
-                if (!done)
-                        mn_curl->multi_poll(w->multi, NULL, 0, 1000, NULL);
-        }
-        mn_curl->multi_remove_handle(w->multi, w->http.curl);
-        reporter_http_post_end(&w->http, &p, cr, w->reply);
-        return 0;
-}
-
 /* From a 200 reply: acked_sequence, and whether the collector honours Mnguard-Follows (a collector before
  * it would store a second batch in flight ahead of a first one that failed: a false gap). */
 static int parse_ack(const ReporterReply *reply, uint64_t *ret, bool *ret_follows) {
@@ -442,6 +412,18 @@ static void flight_abort(CURLM *m, Flight *f) {
         free(f->b.data);
         f->b = (Batch) {};
         f->busy = f->done = false;
+}
+
+/* Posts body (the batch's records, or nothing: an ack query) to /v1/events on the first connection and waits
+ * for the reply in w->reply, through the multi handle as the batches are (its connections are theirs). */
+static int post_events(Worker *w, const char *body, size_t size) {
+        Flight f[2] = { { .http = &w->http, .reply = w->reply, .b = { .data = (char *) body, .size = size } } };
+        int k = flight_start(w, w->multi, &f[0], 0);
+        if (k < 0)
+                return k;
+        while (!pump(w->multi, f))
+                mn_curl->multi_poll(w->multi, NULL, 0, 1000, NULL);
+        return 0;
 }
 
 typedef enum Outcome {
@@ -606,9 +588,9 @@ static int deliver(Worker *w, CURLM *m, Flight f[static 2]) {
         return k;
 }
 
-/* A new multi handle for the thread (the old one's connections closed), NULL when out of memory. */
-static CURLM *multi_renew(Reporter *r, CURLM *old) {
-        CURLM *m = mn_curl->multi_init();
+/* Makes m (may be NULL) the thread's multi handle, the one the loop wakes, and closes old with its
+ * connections. Returns m. */
+static CURLM *multi_replace(Reporter *r, CURLM *old, CURLM *m) {
         pthread_mutex_lock(&r->lock);
         r->multi = m;
         pthread_mutex_unlock(&r->lock);
@@ -628,7 +610,7 @@ static void *reporter_thread(void *userdata) {
 
         w.http.curl = mn_curl->easy_init();
         http2.curl = mn_curl->easy_init();
-        w.multi = multi_renew(r, NULL);
+        w.multi = multi_replace(r, NULL, mn_curl->multi_init());
         if (!reply || !reply2 || !w.http.curl || !http2.curl || !w.multi) {
                 log_oom();
                 goto out;
@@ -665,7 +647,7 @@ static void *reporter_thread(void *userdata) {
                                 w.synced = false;
                                 /* connections made with the credentials before stay in the multi handle's
                                  * pool, under the same file names: close them */
-                                if (!(w.multi = multi_renew(r, w.multi))) {
+                                if (!(w.multi = multi_replace(r, w.multi, mn_curl->multi_init()))) {
                                         log_oom();
                                         goto out;
                                 }
@@ -693,12 +675,7 @@ static void *reporter_thread(void *userdata) {
                         break;
         }
 out:
-        if (w.multi) {
-                pthread_mutex_lock(&r->lock);
-                r->multi = NULL;
-                pthread_mutex_unlock(&r->lock);
-                mn_curl->multi_cleanup(w.multi);
-        }
+        multi_replace(r, w.multi, NULL);
         if (w.http.curl)
                 mn_curl->easy_cleanup(w.http.curl);
         if (http2.curl)
