@@ -210,17 +210,21 @@ class ReporterTest(unittest.TestCase):
         self.assert_exactly_once(notes | more, timeout=timeout)
         self.assertEqual(self.d.stop(), 0)
 
-    def test_kill_agent_mid_upload(self):
+    def backlog_being_sent(self):
+        """Starts the agent, makes 3,000 notes while the collector is down, starts it again and returns the
+        notes once the collector holds part of the backlog (or, on a fast machine, all of it)."""
         self.d.start()
         notes = self.notes("warm", 5)
         self.assert_exactly_once(notes)
         more, timeout = self.outage(lambda: self.notes("backlog", 3000))
-        notes |= more
-        # kill -9 once the collector has part of the backlog (or, on a fast machine, right away)
         def partial():
             h = self.host()
             return h and h["acked_sequence"] > 10
         wait_for("the upload to start", partial, timeout=timeout, interval=0.005)
+        return notes | more
+
+    def test_kill_agent_mid_upload(self):
+        notes = self.backlog_being_sent()
         self.d.kill()
         print(f"killed at collector ack {self.host()['acked_sequence']} of about {len(notes) + 2}",
               file=sys.stderr)
@@ -233,19 +237,11 @@ class ReporterTest(unittest.TestCase):
         at a time: the batch answered first fails (network error, or 503), the one sent after it is abandoned
         or refused, and then everything arrives once, with no chain alert (no batch stored ahead of one that
         failed)."""
-        self.d.start()
-        notes = self.notes("warm", 5)
-        self.assert_exactly_once(notes)
-        more, timeout = self.outage(lambda: self.notes("backlog", 3000))
-        notes |= more
-        def partial():
-            h = self.host()
-            return h and h["acked_sequence"] > 10
-        wait_for("the upload to start", partial, timeout=timeout, interval=0.005)
+        notes = self.backlog_being_sent()
         if self.pg:
             down = time.monotonic()
             self.pg.stop("immediate")
-            time.sleep(0.5)
+            time.sleep(0.5)             # down for a while (the agent's retries meet 503s), not a wait
             self.pg.start()
             timeout = DEADLINE + 2 * (time.monotonic() - down)
         else:
