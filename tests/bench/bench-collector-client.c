@@ -88,7 +88,7 @@ typedef struct DrainSlot {
         struct curl_slist *headers;
         Buf reply;
         size_t batch;
-        bool busy, resend;
+        bool busy;
 } DrainSlot;
 
 static int drain(char *argv[]) {
@@ -140,10 +140,11 @@ static int drain(char *argv[]) {
                 curl_easy_setopt(slots[i].easy, CURLOPT_PRIVATE, &slots[i]);
         }
         size_t next = 0, done = 0, in_flight = 0, refused = 0;
+        bool resend = false;             /* a 412: nothing more is sent until nothing is in flight */
         uint64_t last_in_flight = 0;    /* the last sequence of the batch sent last, while in flight */
         uint64_t start = now_usec();
         while (done < n_batches) {
-                for (size_t i = 0; i < window && next < n_batches && (in_flight == 0 || !slots[0].resend); i++) {
+                for (size_t i = 0; i < window && next < n_batches && (in_flight == 0 || !resend); i++) {
                         DrainSlot *sl = &slots[i];
                         if (sl->busy)
                                 continue;
@@ -198,7 +199,7 @@ static int drain(char *argv[]) {
                                 refused++;
                                 if (sl->batch < next)
                                         next = sl->batch;
-                                slots[0].resend = true;
+                                resend = true;
                                 continue;
                         }
                         if (rc != CURLE_OK || status != 200) {
@@ -211,7 +212,7 @@ static int drain(char *argv[]) {
                                 fprintf(stderr, "bench: last reply %.*s\n", (int) sl->reply.n, sl->reply.p);
                 }
                 if (in_flight == 0)
-                        slots[0].resend = false;
+                        resend = false;
                 if (running > 0)
                         curl_multi_poll(m, NULL, 0, in_flight < window ? 5 : 1000, NULL);
         }
