@@ -44,6 +44,19 @@ static void cond(Builder *b, bool *first) {
         *first = false;
 }
 
+/* column = value; PostgreSQL: the events_attrs array containing "prefix:value" (the same rows, through the index). */
+static void attr(Builder *b, bool *first, const char *column, const char *prefix, const char *value) {
+        cond(b, first);
+        if (b->postgres) {
+                put(b, SQL_PG_EVENT_ATTRS " @> ARRAY['%s:' || ", prefix);
+                param(b, value, 0);
+                put(b, "::text]");
+        } else {
+                put(b, "%s = ", column);
+                param(b, value, 0);
+        }
+}
+
 int sql_build_events(const EventQuery *q, bool postgres, SqlQuery *ret) {
         Builder b = { .q = ret, .postgres = postgres };
         bool first = true;
@@ -79,20 +92,13 @@ int sql_build_events(const EventQuery *q, bool postgres, SqlQuery *ret) {
                         param(&b, q->action, 0);
                 }
         }
-        if (q->user) {
-                cond(&b, &first);
-                put(&b, "user_name = ");
-                param(&b, q->user, 0);
-        }
+        if (q->user)
+                attr(&b, &first, "user_name", "u", q->user);
         if (q->device) {
-                cond(&b, &first);
-                if (device_is_vidpid(q->device, ret->vidpid)) {
-                        put(&b, "dev_vidpid = ");
-                        param(&b, ret->vidpid, 0);
-                } else {
-                        put(&b, "dev_serial = ");
-                        param(&b, q->device, 0);
-                }
+                if (device_is_vidpid(q->device, ret->vidpid))
+                        attr(&b, &first, "dev_vidpid", "v", ret->vidpid);
+                else
+                        attr(&b, &first, "dev_serial", "s", q->device);
         }
         if (q->has_after) {
                 /* the bound on ts alone lets the index on ts start there (the row comparison mixes the events'
@@ -109,10 +115,15 @@ int sql_build_events(const EventQuery *q, bool postgres, SqlQuery *ret) {
                 param(&b, NULL, (int64_t) q->after_sequence);
                 put(&b, ")");
         }
+        /* PostgreSQL with a user or device filter: "ts + 0" (the same order) keeps the planner from walking
+         * events_ts in order and filtering, a bet on the value being common that reads the whole range when it is
+         * rare or nowhere (1.1 s for a serial absent from 30 days of 10,000,000 events, with fresh statistics);
+         * the rows come from the events_attrs bitmap and are sorted, at a cost in proportion to the matches. */
+        const char *ts = postgres && (q->user || q->device) ? "ts + 0" : "ts";
         if (desc)
-                put(&b, " ORDER BY ts DESC, host_id DESC, seq DESC");
+                put(&b, " ORDER BY %s DESC, host_id DESC, seq DESC", ts);
         else
-                put(&b, " ORDER BY ts, host_id, seq");
+                put(&b, " ORDER BY %s, host_id, seq", ts);
         if (q->limit) {
                 put(&b, " LIMIT ");
                 param(&b, NULL, q->limit > (uint64_t) INT64_MAX ? INT64_MAX : (int64_t) q->limit);

@@ -10,6 +10,11 @@
 #include "storage.h"
 
 #define SQL_TEXT_MAX 2048
+
+/* PostgreSQL: an event's user, device serial and vendor:product as one array, "u:NAME", "s:SERIAL", "v:VVVV:PPPP"
+ * (NULL elements for what it lacks). One GIN index on this expression (events_attrs) serves the user and device
+ * filters; queries must spell the expression exactly so for the planner to use it. */
+#define SQL_PG_EVENT_ATTRS "ARRAY['u:' || user_name, 's:' || dev_serial, 'v:' || dev_vidpid]"
 #define SQL_PARAMS_MAX 16
 
 typedef struct SqlParam {

@@ -18,6 +18,7 @@
 /* Months around now for which ingest creates partitions; records outside go to events_default. */
 #define PG_PARTITION_PAST_MONTHS (20 * 12)
 #define PG_PARTITION_FUTURE_MONTHS 12
+#define PG_QUERY_WINDOW_USEC (86400ull * 1000000u)     /* the first window of a user/device query: a day */
 
 /* Statements of the hot paths (ingest, client certificate check), prepared once per pooled connection: parsing
  * and planning them again for each request was most of PostgreSQL's work at 1,000 requests/s. */

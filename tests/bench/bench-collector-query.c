@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Collector history queries on a big table:
- *   bench-collector-query NAME STORAGE_SPEC EVENTS HOSTS
+ *   bench-collector-query NAME STORAGE_SPEC EVENTS HOSTS [all|build|query]
  * fills the storage through the bulk path (storage_bulk_insert: no chain checks) with EVENTS records of
- * HOSTS hosts over one year, then times "one host's 30 days" queries for 50 random hosts. Prints
- * "NAME-build events/s", "NAME-30d-p50 ms", "NAME-30d-max ms" and the rows such a query returns. */
+ * HOSTS hosts over one year, then times "one host's 30 days" queries for 50 random hosts, and 50 "every host's
+ * 30 days, first 100 rows" queries each for a user (a quarter of all events), a device serial (a fiftieth) and
+ * a serial that is nowhere. Prints "NAME-build events/s", "NAME-LABEL-p50 ms", "NAME-LABEL-max ms" and the rows
+ * the last query of each returned. A sixth argument "build" or "query" does only that part (the harness runs
+ * the queries again after PostgreSQL's VACUUM ANALYZE, as autovacuum would have done on a real database). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,19 +69,37 @@ static int cmp_u64(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
-int main(int argc, char *argv[]) {
-        uint64_t events, hosts;
-        if (argc != 5 || parse_u64(argv[3], &events) < 0 || parse_u64(argv[4], &hosts) < 0 || hosts == 0) {
-                fprintf(stderr, "usage: bench-collector-query NAME STORAGE_SPEC EVENTS HOSTS\n");
-                return 2;
+/* QUERIES queries over 30 random days: one random host's events (hosts > 0), or every host's with a user or a
+ * device serial, at most limit rows (0: all). Prints NAME-LABEL-rows (of the last query), -p50 and -max. */
+static int time_queries(Storage *s, const char *name, const char *label, uint64_t hosts, const char *user,
+                        const char *device, uint64_t limit) {
+        uint64_t lat[QUERIES], rows = 0;
+        for (unsigned q = 0; q < QUERIES; q++) {
+                char id[HOST_ID_LEN + 1];
+                if (hosts)
+                        ct_host_id((unsigned) ((unsigned) rand() % hosts), id);
+                uint64_t since = T0_USEC + (uint64_t) (rand() % 300) * DAY_USEC;
+                EventQuery eq = { .host_id = hosts ? id : NULL, .user = user, .device = device,
+                                  .since_usec = since, .until_usec = since + 30 * DAY_USEC, .limit = limit };
+                uint64_t n = 0, t = now_usec();
+                int r = storage_events(s, &eq, count_row, &n, NULL);
+                lat[q] = now_usec() - t;
+                if (r < 0) {
+                        fprintf(stderr, "bench: query %s: %s\n", label, strerror(-r));
+                        return r;
+                }
+                rows = n;
         }
-        const char *name = argv[1];
-        Storage *s = NULL;
-        int r = storage_open(argv[2], 2, &s);
-        if (r < 0) {
-                fprintf(stderr, "bench: cannot open the storage: %s\n", strerror(-r));
-                return 1;
-        }
+        qsort(lat, QUERIES, sizeof(uint64_t), cmp_u64);
+        printf("%s-%s-rows %llu rows\n", name, label, (unsigned long long) rows);
+        printf("%s-%s-p50 %.1f ms\n", name, label, lat[QUERIES / 2] / 1000.0);
+        printf("%s-%s-max %.1f ms\n", name, label, lat[QUERIES - 1] / 1000.0);
+        return 0;
+}
+
+/* EVENTS records of HOSTS hosts over one year, through the bulk path; prints NAME-build events/s. */
+static int build_table(Storage *s, const char *name, uint64_t events, uint64_t hosts) {
+        int r;
         uint64_t per_host = events / hosts, step = YEAR_USEC / per_host;
         IngestRecord *recs = calloc(PER_HOST_BATCH, sizeof(IngestRecord));
         IngestRecord **ptrs = calloc(PER_HOST_BATCH, sizeof(IngestRecord *));
@@ -99,7 +120,9 @@ int main(int argc, char *argv[]) {
                                 record_done(&recs[i]);
                         if (r < 0) {
                                 fprintf(stderr, "bench: bulk insert: %s\n", strerror(-r));
-                                return 1;
+                                free(recs);
+                                free(ptrs);
+                                return r;
                         }
                         done += n;
                 }
@@ -107,29 +130,35 @@ int main(int argc, char *argv[]) {
         }
         double build = (now_usec() - start) / 1e6;
         printf("%s-build %.0f events/s\n", name, (double) done / build);
-
-        uint64_t lat[QUERIES], rows = 0;
-        srand(42);
-        for (unsigned q = 0; q < QUERIES; q++) {
-                char id[HOST_ID_LEN + 1];
-                ct_host_id((unsigned) ((unsigned) rand() % hosts), id);
-                uint64_t since = T0_USEC + (uint64_t) (rand() % 300) * DAY_USEC;
-                EventQuery eq = { .host_id = id, .since_usec = since, .until_usec = since + 30 * DAY_USEC };
-                uint64_t n = 0, t = now_usec();
-                r = storage_events(s, &eq, count_row, &n, NULL);
-                lat[q] = now_usec() - t;
-                if (r < 0) {
-                        fprintf(stderr, "bench: query: %s\n", strerror(-r));
-                        return 1;
-                }
-                rows = n;
-        }
-        qsort(lat, QUERIES, sizeof(uint64_t), cmp_u64);
-        printf("%s-30d-rows %llu rows\n", name, (unsigned long long) rows);
-        printf("%s-30d-p50 %.1f ms\n", name, lat[QUERIES / 2] / 1000.0);
-        printf("%s-30d-max %.1f ms\n", name, lat[QUERIES - 1] / 1000.0);
-        storage_close(s);
         free(recs);
         free(ptrs);
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        uint64_t events, hosts;
+        const char *phase = argc == 6 ? argv[5] : "all";
+        if ((argc != 5 && argc != 6) || parse_u64(argv[3], &events) < 0 || parse_u64(argv[4], &hosts) < 0 ||
+            hosts == 0 || !(streq(phase, "all") || streq(phase, "build") || streq(phase, "query"))) {
+                fprintf(stderr, "usage: bench-collector-query NAME STORAGE_SPEC EVENTS HOSTS [all|build|query]\n");
+                return 2;
+        }
+        const char *name = argv[1];
+        Storage *s = NULL;
+        int r = storage_open(argv[2], 2, &s);
+        if (r < 0) {
+                fprintf(stderr, "bench: cannot open the storage: %s\n", strerror(-r));
+                return 1;
+        }
+        if (!streq(phase, "query") && build_table(s, name, events, hosts) < 0)
+                return 1;
+        srand(42);
+        if (!streq(phase, "build") &&
+            (time_queries(s, name, "30d", hosts, NULL, NULL, 0) < 0 ||
+             time_queries(s, name, "user-30d-first100", 0, "suzuki", NULL, 100) < 0 ||
+             time_queries(s, name, "serial-30d-first100", 0, NULL, "4C530001230100000007", 100) < 0 ||
+             time_queries(s, name, "serial-absent-30d", 0, NULL, "4C530001230199999999", 100) < 0))
+                return 1;
+        storage_close(s);
         return 0;
 }

@@ -88,9 +88,9 @@ class Postgres:
     def conninfo(self):
         return f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres"
 
-    def sql(self, query):
+    def sql(self, query, dbname="postgres"):
         out = self._as_postgres([f"{PG_BIN}/psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-                                 "-d", "postgres", "-At", "-c", query])
+                                 "-d", dbname, "-At", "-c", query])
         return out.stdout.strip()
 
 

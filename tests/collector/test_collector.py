@@ -530,6 +530,84 @@ class CollectorTest(unittest.TestCase):
         self.assertIn("sato", table)
         self.assertEqual(len(table.splitlines()) - 1, len([r for r in recs if r["user"]["name"] == "sato"]))
 
+    def test_attribute_filter_pages(self):
+        """A user or device filter with a limit, paged both ways over 40 days (PostgreSQL reads such a query in
+        time windows that grow after empty ones): every matching record once, in order, and nothing else."""
+        h, cl = self.host(17, "mn-pc-pages")
+        lines = ct.make_events(self.base, h, "mn-pc-pages", 120, T0, 8 * HOUR)       # 40 days
+        self.assertEqual(cl.post_events(lines)[0], 200)
+        recs = [json.loads(l) for l in lines]
+        serial = recs[2]["device"]["serial"]
+
+        def pages(query, limit):
+            seen, after = [], None
+            for _ in range(100):
+                status, hdrs, data = self.op.request("GET", f"/v1/events?host={h}&{query}&limit={limit}" +
+                                                     (f"&after={after}" if after else ""))
+                self.assertEqual(status, 200, data)
+                page = [json.loads(l)["event"]["sequence"] for l in data.decode().splitlines()]
+                self.assertLessEqual(len(page), limit)
+                seen += page
+                after = hdrs.get("mnguard-next-after")
+                if not after:
+                    return seen
+            self.fail("paging did not end")
+
+        for query, want in ((f"user=tanaka", lambda r: r["user"]["name"] == "tanaka"),
+                            (f"device={serial}", lambda r: r["device"]["serial"] == serial),
+                            (f"device=0781:5582", lambda r: r["device"]["product"] == "5582")):
+            seqs = [r["event"]["sequence"] for r in recs if want(r)]
+            self.assertGreater(len(seqs), 1, query)      # a serial: every 50th record, 16 days apart
+            for limit in (1, 3, 100):
+                self.assertEqual(pages(query, limit), seqs, (query, limit))
+                self.assertEqual(pages(query + "&order=desc", limit), seqs[::-1], (query, limit))
+            # bounded on one side or both
+            since = "2025-12-05T00:00:00Z"
+            first = [r["event"]["sequence"] for r in recs if want(r) and r["@timestamp"] >= since]
+            self.assertEqual(pages(query + f"&since={since}", 2), first, query)
+            self.assertEqual(pages(query + f"&until={since}&order=desc", 2),
+                             [q for q in seqs if q not in first][::-1], query)
+        self.assertEqual(pages("user=nobody-at-all", 5), [])
+
+    def test_attribute_filters_use_their_index(self):
+        """PostgreSQL: the user, serial and vendor:product filters are answered through the GIN index events_attrs
+        (with sequential and plain index scans turned off for the query's session, an expression the index does
+        not match would be a failed query plan or a scan of another index, not a use of events_attrs)."""
+        if not self.pg:
+            self.skipTest("PostgreSQL only: SQLite has one btree index per attribute")
+        h, cl = self.host(16, "mn-pc-attrs")
+        lines = ct.make_events(self.base, h, "mn-pc-attrs", 24, T0, HOUR)
+        self.assertEqual(cl.post_events(lines)[0], 200)
+        recs = [json.loads(l) for l in lines]
+        scans = ("SELECT coalesce(sum(s.idx_scan), 0) FROM pg_inherits i JOIN pg_stat_user_indexes s "
+                 "ON s.indexrelid = i.inhrelid WHERE i.inhparent = 'events_attrs'::regclass")
+        # every partition's index keeps the short pending list
+        opts = self.pg.sql("SELECT string_agg(DISTINCT array_to_string(c.reloptions, ','), ';') FROM pg_inherits i "
+                           "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events_attrs'::regclass")
+        self.assertEqual(opts, "gin_pending_list_limit=512")
+        self.pg.sql("ALTER DATABASE postgres SET enable_seqscan = off")
+        self.pg.sql("ALTER DATABASE postgres SET enable_indexscan = off")
+        try:
+            serial = recs[5]["device"]["serial"]
+            for args, want in ((["--user", "tanaka"], lambda r: r["user"]["name"] == "tanaka"),
+                               (["--device", serial], lambda r: r["device"]["serial"] == serial),
+                               (["--device", "0781:5582"], lambda r: r["device"]["product"] == "5582")):
+                before = int(self.pg.sql(scans))
+                # every host's (a host filter could be answered by a host index alone)
+                out = [json.loads(l) for l in self.c.cli("query", *args, "--json").stdout.splitlines()]
+                self.assertTrue(all(want(r) for r in out), args)
+                self.assertEqual([r for r in out if r["host"]["id"] == h], [r for r in recs if want(r)], args)
+                self.assertGreater(len(out), 0, args)
+                # the statistics of the query's backend are flushed when its connection ends
+                for _ in range(50):
+                    if int(self.pg.sql(scans)) > before:
+                        break
+                    time.sleep(0.1)
+                self.assertGreater(int(self.pg.sql(scans)), before, args)
+        finally:
+            self.pg.sql("ALTER DATABASE postgres RESET enable_seqscan")
+            self.pg.sql("ALTER DATABASE postgres RESET enable_indexscan")
+
     def test_hosts_endpoint(self):
         h, cl = self.host(14, "mn-pc-hosts")
         cl.post_events(ct.make_events(self.base, h, "mn-pc-hosts", 3, T0, HOUR))
@@ -754,6 +832,11 @@ class UpgradeTest(unittest.TestCase):
                 db.close()
         self.assertEqual(sql("SELECT value FROM " + ("mnguard_meta" if pg else "meta") + " WHERE key = 'format'"), "2")
         self.assertEqual(sql("SELECT count(*) FROM event_rows WHERE host_key IS NOT NULL"), "3")
+        if pg:
+            # the attribute btrees of earlier versions (here events_user) gave way to the one GIN index
+            self.assertEqual(pg.sql("SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes "
+                                    "WHERE tablename = 'event_rows'"),
+                             "events_attrs,events_host_seq,events_host_ts,events_ts")
 
         # the chain goes on from the converted rows: a re-send is duplicates, the rest follows, intact
         c.cli("issue-host-cert", "--host", h, "--out", os.path.join(base, "old"))
