@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "block-enforce.h"
+#include "clock.h"
 #include "event.h"
 #include "macro.h"
 #include "proc-info.h"
@@ -260,7 +261,7 @@ static void record_flush(MnMountGuard *g, DenyRecord *r, uint64_t now) {
 }
 
 void mn_mount_guard_flush(MnMountGuard *g) {
-        uint64_t now = mn_monotonic_usec();
+        uint64_t now = now_mono_usec();
         for (size_t i = 0; i < g->n_records; i++)
                 record_flush(g, &g->records[i], now);
         if (g->timer_source)
@@ -289,12 +290,12 @@ static DenyRecord *record_get(MnMountGuard *g, dev_t fs_dev) {
                 for (size_t i = 1; i < g->n_records; i++)
                         if (g->records[i].last_usec < g->records[oldest].last_usec)
                                 oldest = i;
-                record_flush(g, &g->records[oldest], mn_monotonic_usec());
+                record_flush(g, &g->records[oldest], now_mono_usec());
                 record_done(&g->records[oldest]);
                 g->records[oldest] = g->records[--g->n_records];
         }
         r = &g->records[g->n_records++];
-        *r = (DenyRecord) { .fs_dev = fs_dev, .blocked = fs_dev, .last_usec = mn_monotonic_usec() };
+        *r = (DenyRecord) { .fs_dev = fs_dev, .blocked = fs_dev, .last_usec = now_mono_usec() };
         return r;
 }
 
@@ -342,14 +343,14 @@ static int block_mount(MnMountGuard *g, const MnMountInfo *m, BlockedDevice *b, 
                 res.mark_error = -EPERM;
         else if (fanotify_mark(g->fan_fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, DENY_MASK, fd, ".") < 0)
                 res.mark_error = -errno;
-        res.marked_usec = mn_monotonic_usec();
+        res.marked_usec = now_mono_usec();
 
         if (res.mark_error == 0) {
                 /* Through the fd: the mount we checked, whatever the path names by now. */
                 (void) snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
                 if (umount2(path, MNT_DETACH) < 0)
                         res.detach_error = -errno;
-                res.detached_usec = mn_monotonic_usec();
+                res.detached_usec = now_mono_usec();
         } else
                 res.detach_error = res.mark_error;
 
@@ -526,7 +527,7 @@ fail:
 
 static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         MnMountGuard *g = userdata;
-        uint64_t seen = mn_monotonic_usec();
+        uint64_t seen = now_mono_usec();
         bool changed = false;
         int r;
 
@@ -576,7 +577,7 @@ static void handle_perm(MnMountGuard *g, const struct fanotify_event_metadata *e
                 r->orphan = true;
         }
 
-        uint64_t now = mn_monotonic_usec();
+        uint64_t now = now_mono_usec();
         if (r->opens + r->reads == 0)
                 r->window_start_usec = now;
         r->last_usec = now;
@@ -693,7 +694,7 @@ int mn_mount_guard_start(MnMountGuard *g) {
                 return r;
         (void) sd_event_source_set_priority(g->monitor_source, SD_EVENT_PRIORITY_IMPORTANT);
 
-        r = rescan(g, true, mn_monotonic_usec());
+        r = rescan(g, true, now_mono_usec());
         if (r < 0)
                 return r;
         g->started = true;
@@ -751,7 +752,7 @@ int mn_mount_guard_block_device(MnMountGuard *g, dev_t devnum, const char *rule,
         if (g->started && g->table) {
                 struct libmnt_iter *itr = mnt_new_iter(MNT_ITER_FORWARD);
                 struct libmnt_fs *fs;
-                uint64_t seen = mn_monotonic_usec();
+                uint64_t seen = now_mono_usec();
 
                 if (!itr)
                         return -ENOMEM;

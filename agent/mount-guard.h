@@ -60,7 +60,7 @@ typedef struct MnMountInfo {
         bool coldplug;        /* present when the guard started (or when the device was blocked) */
 } MnMountInfo;
 
-/* What was done about one blocked mount. Times are CLOCK_MONOTONIC µs (mn_monotonic_usec()). */
+/* What was done about one blocked mount. Times are CLOCK_MONOTONIC µs (now_mono_usec()). */
 typedef struct MnMountBlocked {
         MnMountInfo mount;
         dev_t blocked;          /* the blocked device it belongs to */

@@ -16,6 +16,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "event.h"
 #include "fileio.h"
 #include "log.h"
@@ -241,7 +242,7 @@ static void post_failure(Worker *w, const char *reason) {
 
 static bool backoff_to(Worker *w, uint64_t max_usec) {
         uint64_t delay = reporter_backoff_next(&w->backoff_usec, max_usec);
-        return reporter_wait_until(&w->f->lock, &w->f->cond, &w->f->stop, reporter_now_usec() + delay);
+        return reporter_wait_until(&w->f->lock, &w->f->cond, &w->f->stop, now_mono_usec() + delay);
 }
 
 static bool backoff(Worker *w) {
@@ -339,7 +340,7 @@ static void *fetch_thread(void *userdata) {
                 snprintf(url, sizeof(url), "%s/v1/policy?serial=%llu&tickets-after=%llu&wait=%d", f->base_url,
                          (unsigned long long) serial, (unsigned long long) after, POLICY_FETCH_WAIT_SEC);
 
-                uint64_t start = reporter_now_usec();
+                uint64_t start = now_mono_usec();
                 int r = reporter_http_get(&w.http, url, f->ca_path, f->cert_path, f->key_path,
                                           POLICY_FETCH_TIMEOUT_SEC, reply);
                 if (r < 0) {
@@ -384,7 +385,7 @@ static void *fetch_thread(void *userdata) {
                 uint64_t next_serial = now_in_force > w.rejected ? now_in_force : w.rejected;
                 bool progress = next_serial != serial || next_after != after;
                 if (transient || (news && !progress) ||
-                    (!news && reporter_now_usec() - start < POLICY_FETCH_QUICK_USEC)) {
+                    (!news && now_mono_usec() - start < POLICY_FETCH_QUICK_USEC)) {
                         /* the same answer again at once (a collector stopping, or one that does not hold the
                          * request): not in a tight loop */
                         if (!backoff(&w))

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "event.h"
 #include "macro.h"
 #include "strutil.h"
@@ -18,12 +19,6 @@
 #define PROC_STATUS_MAX 4096
 /* getpwuid_r() buffer: enough for any sane passwd entry, bounded for an insane one. */
 #define PASSWD_BUF_MAX  16384
-
-uint64_t mn_monotonic_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
 
 static int read_uid(pid_t pid, uid_t *ret) {
         _cleanup_close_ int fd = -EBADF;
@@ -89,7 +84,7 @@ const MnProcInfo *mn_proc_cache_get(MnProcCache *cache, pid_t pid, MnProcInfo *b
                 (void) mn_proc_info_read(pid, buf);
                 return buf;
         }
-        now = mn_monotonic_usec();
+        now = now_mono_usec();
         for (size_t i = 0; i < MN_PROC_CACHE_SIZE; i++) {
                 MnProcCacheEntry *e = &cache->procs[i];
                 if (e->stamp_usec != 0 && e->info.pid == pid && now - e->stamp_usec < MN_PROC_CACHE_TTL_USEC)

@@ -55,7 +55,5 @@ const MnProcInfo *mn_proc_cache_get(MnProcCache *cache, pid_t pid, MnProcInfo *b
 /* The user's name, NULL when unknown. The pointer lives until the next call. */
 const char *mn_user_name(MnProcCache *cache, uid_t uid);
 
-uint64_t mn_monotonic_usec(void);
-
 /* Adds "process": {pid, executable} and "user": {id, name} to ev (executable and name sanitized). */
 void mn_event_add_process(json_object *ev, MnProcCache *cache, const MnProcInfo *p);

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "macro.h"
 
 /* Files in the state directory (docs/daemon.md "Reporting"); installer/image-prep.sh deletes them. */
@@ -107,9 +108,7 @@ void reporter_forget_enrollment(const char *state_dir);
 
 /* ---- retries (reporter-retry.c), for the worker threads ---- */
 
-uint64_t reporter_now_usec(void); /* CLOCK_MONOTONIC */
-
-/* Sleeps on cond (made with CLOCK_MONOTONIC) until deadline (reporter_now_usec() time) or *stop; lock is
+/* Sleeps on cond (made with CLOCK_MONOTONIC) until deadline (now_mono_usec() time) or *stop; lock is
  * taken for the wait. Returns false on stop. */
 bool reporter_wait_until(pthread_mutex_t *lock, pthread_cond_t *cond, const atomic_bool *stop, uint64_t deadline);
 

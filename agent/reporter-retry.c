@@ -8,16 +8,10 @@
 #include "reporter-internal.h"
 #include "reporter.h"
 
-uint64_t reporter_now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
-}
-
 bool reporter_wait_until(pthread_mutex_t *lock, pthread_cond_t *cond, const atomic_bool *stop, uint64_t deadline) {
         pthread_mutex_lock(lock);
         while (!atomic_load(stop)) {
-                uint64_t now = reporter_now_usec();
+                uint64_t now = now_mono_usec();
                 if (now >= deadline)
                         break;
                 struct timespec ts;

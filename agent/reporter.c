@@ -248,7 +248,7 @@ static bool wait_until(Reporter *r, uint64_t deadline) {
 
 static bool backoff(Worker *w) {
         uint64_t delay = reporter_backoff_next(&w->backoff_usec, REPORTER_BACKOFF_MAX_USEC);
-        return wait_until(w->r, reporter_now_usec() + delay);
+        return wait_until(w->r, now_mono_usec() + delay);
 }
 
 /* Handles a non-200 reply. Returns false to stop the thread. */

@@ -46,7 +46,7 @@ static void commits_advance(void) {
 static void commits_wait(uint64_t seen, uint64_t until) {
         struct timespec ts = { .tv_sec = (time_t) (until / 1000000u), .tv_nsec = (long) (until % 1000000u) * 1000 };
         pthread_mutex_lock(&commit_lock);
-        while (commit_generation == seen && now_monotonic_usec() < until)
+        while (commit_generation == seen && now_mono_usec() < until)
                 if (pthread_cond_clockwait(&commit_cond, &commit_lock, CLOCK_MONOTONIC, &ts) == ETIMEDOUT)
                         break;
         pthread_mutex_unlock(&commit_lock);
@@ -368,7 +368,7 @@ static int ingest_end(Storage *s, StorageTxn *t, HostState *st, int r, const Ing
 /* Waits (FOLLOWS_WAIT_USEC from the first call, *deadline) until the host's last stored sequence reaches
  * follows, reading its state without its lock after each commit: 1 when it did, 0 when time is up. */
 static int wait_for_predecessor(Storage *s, const char *host_id, uint64_t follows, uint64_t *deadline) {
-        uint64_t now = now_monotonic_usec();
+        uint64_t now = now_mono_usec();
         if (*deadline == 0)
                 *deadline = now + FOLLOWS_WAIT_USEC;
         while (now < *deadline) {
@@ -382,7 +382,7 @@ static int wait_for_predecessor(Storage *s, const char *host_id, uint64_t follow
                 if (r >= 0 && last >= follows)
                         return 1;
                 commits_wait(seen, now + FOLLOWS_POLL_USEC < *deadline ? now + FOLLOWS_POLL_USEC : *deadline);
-                now = now_monotonic_usec();
+                now = now_mono_usec();
         }
         return 0;
 }

@@ -192,7 +192,7 @@ int server_wait(Server *srv, const Request *req, uint64_t generation, const char
         Waiter *w = req->waiter;
         int r;
         pthread_mutex_lock(&srv->wait_lock);
-        if (srv->stopping || now_monotonic_usec() >= w->deadline_usec)
+        if (srv->stopping || now_mono_usec() >= w->deadline_usec)
                 r = 0;
         else if (srv->generation != generation)
                 r = -EAGAIN;
@@ -268,7 +268,7 @@ static void *watcher_thread(void *userdata) {
                         srv->generation++;
                 }
                 published_state_done(&ps);
-                uint64_t now = now_monotonic_usec();
+                uint64_t now = now_mono_usec();
                 for (Waiter *w = srv->waiters, *next; w; w = next) {
                         next = w->next;
                         if (now >= w->deadline_usec || published_serial(&srv->published, w->group) > w->serial ||
@@ -493,7 +493,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 if (!rs)
                         return MHD_NO;
                 rs->route = route;
-                rs->started_usec = now_monotonic_usec();
+                rs->started_usec = now_mono_usec();
                 *req_cls = rs;
 
                 if (route->auth != AUTH_NONE) {
@@ -522,7 +522,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 return MHD_YES;
         }
 
-        if (now_monotonic_usec() - rs->started_usec > (uint64_t) srv->config.request_timeout_sec * 1000000u) {
+        if (now_mono_usec() - rs->started_usec > (uint64_t) srv->config.request_timeout_sec * 1000000u) {
                 log_warning("Request to %s took longer than %us, closing the connection.", rs->route->path,
                             srv->config.request_timeout_sec);
                 return MHD_NO;

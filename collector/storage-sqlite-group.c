@@ -72,7 +72,7 @@ int sqlite_group_join_locked(SqliteStorage *s) {
         s->group_open = true;
         s->group_gen++;
         s->group_size = 0;
-        s->group_started_usec = now_monotonic_usec();
+        s->group_started_usec = now_mono_usec();
         return 0;
 }
 
@@ -81,7 +81,7 @@ int sqlite_group_finish_locked(SqliteStorage *s, bool member) {
         if (member)
                 s->group_size++;
         if (atomic_load(&s->writers_waiting) == 0 || s->group_size >= SQLITE_GROUP_MAX ||
-            now_monotonic_usec() - s->group_started_usec >= SQLITE_GROUP_MAX_USEC) {
+            now_mono_usec() - s->group_started_usec >= SQLITE_GROUP_MAX_USEC) {
                 int r = sqlite_group_flush_locked(s);
                 pthread_mutex_unlock(&s->write_lock);
                 return member ? r : 0;

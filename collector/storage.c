@@ -34,12 +34,6 @@ Storage *storage_close(Storage *s) {
         return NULL;
 }
 
-uint64_t now_monotonic_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
 bool storage_error_is_transient(int r) {
         return r == -ENOTCONN || r == -ECONNRESET || r == -ECONNREFUSED || r == -ETIMEDOUT || r == -EAGAIN ||
                r == -EBUSY || r == -EHOSTUNREACH || r == -ECONNABORTED || r == -ENOLCK;

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "macro.h"
 
 #define HOST_ID_LEN 32                  /* 32 lowercase hex digits, as mnguardd's host identity */
@@ -316,9 +317,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Storage *, storage_close);
 
 /* Whether a storage error means "database unreachable, try again later". */
 bool storage_error_is_transient(int r);
-
-/* CLOCK_MONOTONIC in microseconds: deadlines and waits of the collector (storage.c). */
-uint64_t now_monotonic_usec(void);
 
 static inline int storage_ping(Storage *s) {
         return s->ops->ping(s);

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include "clock.h"
 #include "journal-canon.h"
 #include "journal.h"
 #include "strutil.h"
@@ -181,7 +182,6 @@ struct Journal {
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 uint64_t now_usec(void);
-uint64_t now_mono_usec(void);
 
 int sqlite_to_errno(int rc);
 /* The errno for a failure of db: I/O errors keep the system's errno when there is one. */

@@ -32,6 +32,7 @@
 
 #include <systemd/sd-event.h>
 
+#include "clock.h"
 #include "macro.h"
 #include "mount-guard.h"
 #include "proc-info.h"
@@ -52,7 +53,7 @@ static void die(const char *what, int r) {
 }
 
 static uint64_t now_us(void) {
-        return mn_monotonic_usec();
+        return now_mono_usec();
 }
 
 static uint64_t now_ns(void) {

@@ -20,18 +20,13 @@
 #include <time.h>
 #include <zlib.h>
 
+#include "clock.h"
 #include "collector-test-util.h"
 #include "strutil.h"
 
 #define TERMINALS_MAX 4096
 #define WARMUP_PARALLEL 16
 #define T0_USEC (1764115200ull * 1000000u)
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
 
 typedef struct Buf {
         char *p;
@@ -100,7 +95,7 @@ static int drain(char *argv[]) {
         Buf *gz = calloc(n_batches, sizeof(Buf));
         CtChain chain;
         ct_chain_init(&chain, host, "mn-pc-drain");
-        uint64_t t_gen = now_usec();
+        uint64_t t_gen = now_mono_usec();
         for (size_t b = 0; b < n_batches; b++) {
                 Buf raw = {};
                 for (uint64_t i = b * batch; i < events && i < (b + 1) * batch; i++) {
@@ -115,7 +110,7 @@ static int drain(char *argv[]) {
                 gzip_buf(&raw, &gz[b]);
                 free(raw.p);
         }
-        fprintf(stderr, "bench: %llu records generated in %.1f s\n", (unsigned long long) events, (now_usec() - t_gen) / 1e6);
+        fprintf(stderr, "bench: %llu records generated in %.1f s\n", (unsigned long long) events, (now_mono_usec() - t_gen) / 1e6);
 
         /* As the agent: up to DRAIN_WINDOW batches in flight on their own connections; each batch sent while
          * another is in flight names the sequence it follows (Mnguard-Follows). A 412 (the batch reached
@@ -142,7 +137,7 @@ static int drain(char *argv[]) {
         size_t next = 0, done = 0, in_flight = 0, refused = 0;
         bool resend = false;             /* a 412: nothing more is sent until nothing is in flight */
         uint64_t last_in_flight = 0;    /* the last sequence of the batch sent last, while in flight */
-        uint64_t start = now_usec();
+        uint64_t start = now_mono_usec();
         while (done < n_batches) {
                 for (size_t i = 0; i < window && next < n_batches && (in_flight == 0 || !resend); i++) {
                         DrainSlot *sl = &slots[i];
@@ -216,7 +211,7 @@ static int drain(char *argv[]) {
                 if (running > 0)
                         curl_multi_poll(m, NULL, 0, in_flight < window ? 5 : 1000, NULL);
         }
-        double secs = (now_usec() - start) / 1e6;
+        double secs = (now_mono_usec() - start) / 1e6;
         printf("%s %.0f events/s\n", name, (double) events / secs);
         fprintf(stderr, "bench: %zu batches in flight at most, %zu refused 412 and sent again\n", (size_t) window, refused);
         for (size_t b = 0; b < n_batches; b++)
@@ -259,7 +254,7 @@ static int terminals(char *argv[]) {
         h = curl_slist_append(h, "Expect:");   /* no 100-continue round trip for one small record */
         CURLM *m = curl_multi_init();
         curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long) n + 16);
-        uint64_t start = now_usec() + 100000;
+        uint64_t start = now_mono_usec() + 100000;
         for (uint64_t i = 0; i < n; i++) {
                 char id[HOST_ID_LEN + 1], cert[512], key[512];
                 ct_host_id((unsigned) i, id);
@@ -277,7 +272,7 @@ static int terminals(char *argv[]) {
         }
         /* Warm-up, not timed: every terminal opens its connection (TLS handshake) with an empty POST, as an
          * agent does once at start; a terminal then keeps its connection. */
-        uint64_t warm_start = now_usec();
+        uint64_t warm_start = now_mono_usec();
         size_t next = 0, in_flight = 0, warmed = 0;
         while (warmed < n) {
                 while (next < n && in_flight < WARMUP_PARALLEL) {
@@ -306,14 +301,14 @@ static int terminals(char *argv[]) {
                 }
                 curl_multi_poll(m, NULL, 0, 5, NULL);
         }
-        printf("%s-connect-all %.1f s\n", name, (now_usec() - warm_start) / 1e6);
-        start = now_usec() + 100000;
+        printf("%s-connect-all %.1f s\n", name, (now_mono_usec() - warm_start) / 1e6);
+        start = now_mono_usec() + 100000;
         for (uint64_t i = 0; i < n; i++)
                 t[i].next_usec = start + i * 1000000u / n;
         uint64_t end = start + seconds * 1000000u;
         unsigned running = 0;
         for (;;) {
-                uint64_t now = now_usec();
+                uint64_t now = now_mono_usec();
                 bool pending = false;
                 for (uint64_t i = 0; i < n; i++) {
                         Terminal *x = &t[i];
@@ -346,7 +341,7 @@ static int terminals(char *argv[]) {
                         long status = 0;
                         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &x);
                         curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-                        uint64_t l = now_usec() - x->started_usec;
+                        uint64_t l = now_mono_usec() - x->started_usec;
                         long connects = 0;
                         curl_easy_getinfo(msg->easy_handle, CURLINFO_NUM_CONNECTS, &connects);
                         n_connects += (size_t) connects;

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "batch.h"
+#include "clock.h"
 #include "collector-test-util.h"
 #include "journal.h"
 #include "strutil.h"
@@ -23,12 +24,6 @@
 #define T0_USEC (1735689600ull * 1000000u)     /* 2025-01-01 */
 #define PER_HOST_BATCH 2500u
 #define QUERIES 50u
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
 
 static const char *const actions[] = { "device-blocked", "device-connected", "device-allowed", "file-written" };
 static const char *const users[] = { "tanaka", "suzuki", "sato", "takahashi" };
@@ -81,9 +76,9 @@ static int time_queries(Storage *s, const char *name, const char *label, uint64_
                 uint64_t since = T0_USEC + (uint64_t) (rand() % 300) * DAY_USEC;
                 EventQuery eq = { .host_id = hosts ? id : NULL, .user = user, .device = device,
                                   .since_usec = since, .until_usec = since + 30 * DAY_USEC, .limit = limit };
-                uint64_t n = 0, t = now_usec();
+                uint64_t n = 0, t = now_mono_usec();
                 int r = storage_events(s, &eq, count_row, &n, NULL);
-                lat[q] = now_usec() - t;
+                lat[q] = now_mono_usec() - t;
                 if (r < 0) {
                         fprintf(stderr, "bench: query %s: %s\n", label, strerror(-r));
                         return r;
@@ -103,7 +98,7 @@ static int build_table(Storage *s, const char *name, uint64_t events, uint64_t h
         uint64_t per_host = events / hosts, step = YEAR_USEC / per_host;
         IngestRecord *recs = calloc(PER_HOST_BATCH, sizeof(IngestRecord));
         IngestRecord **ptrs = calloc(PER_HOST_BATCH, sizeof(IngestRecord *));
-        uint64_t start = now_usec(), done = 0;
+        uint64_t start = now_mono_usec(), done = 0;
         /* rounds of PER_HOST_BATCH events per host, so the table grows in time order as a real one does */
         for (uint64_t base = 0; base < per_host; base += PER_HOST_BATCH) {
                 uint64_t n = per_host - base < PER_HOST_BATCH ? per_host - base : PER_HOST_BATCH;
@@ -128,7 +123,7 @@ static int build_table(Storage *s, const char *name, uint64_t events, uint64_t h
                 }
                 fprintf(stderr, "bench: %llu events stored\n", (unsigned long long) done);
         }
-        double build = (now_usec() - start) / 1e6;
+        double build = (now_mono_usec() - start) / 1e6;
         printf("%s-build %.0f events/s\n", name, (double) done / build);
         free(recs);
         free(ptrs);

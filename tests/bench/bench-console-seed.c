@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "batch.h"
+#include "clock.h"
 #include "collector-test-util.h"
 #include "journal.h"
 #include "strutil.h"
@@ -20,12 +21,6 @@
 #define DAY_USEC (86400ull * 1000000u)
 #define SPAN_USEC (30 * DAY_USEC)
 #define ROUND 250u
-
-static uint64_t mono_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
 
 static const char *const actions[] = { "device-connected", "device-blocked", "device-removed", "file-written",
                                        "print-allowed", "device-allowed", "clipboard-blocked", "print-blocked" };
@@ -84,7 +79,7 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "bench: cannot open the storage: %s\n", strerror(-r));
                 return 1;
         }
-        uint64_t t0 = mono_usec();
+        uint64_t t0 = now_mono_usec();
         for (uint64_t h = 0; h < hosts; h++) {
                 char name[32];
                 CertRecord c = { .kind = CERT_HOST, .issued_usec = now - SPAN_USEC, .not_after_usec = now + 700 * DAY_USEC };
@@ -98,7 +93,7 @@ int main(int argc, char *argv[]) {
                         return 1;
                 }
         }
-        printf("console-seed-enroll %.0f hosts/s\n", (double) hosts / ((mono_usec() - t0) / 1e6));
+        printf("console-seed-enroll %.0f hosts/s\n", (double) hosts / ((now_mono_usec() - t0) / 1e6));
         fflush(stdout);
 
         uint64_t per_host = events / hosts ?: 1, step = SPAN_USEC / per_host, done = 0;
@@ -106,7 +101,7 @@ int main(int argc, char *argv[]) {
         IngestRecord **ptrs = calloc(ROUND, sizeof(IngestRecord *));
         if (!recs || !ptrs)
                 return 1;
-        t0 = mono_usec();
+        t0 = now_mono_usec();
         for (uint64_t base = 0; base < per_host; base += ROUND) {
                 uint64_t n = per_host - base < ROUND ? per_host - base : ROUND;
                 for (uint64_t h = 0; h < hosts; h++) {
@@ -130,7 +125,7 @@ int main(int argc, char *argv[]) {
                 }
                 fprintf(stderr, "bench: %llu events stored\n", (unsigned long long) done);
         }
-        printf("console-seed-build %.0f events/s\n", (double) done / ((mono_usec() - t0) / 1e6));
+        printf("console-seed-build %.0f events/s\n", (double) done / ((now_mono_usec() - t0) / 1e6));
         storage_close(s);
         free(recs);
         free(ptrs);

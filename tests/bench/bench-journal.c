@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "journal-canon.h"
 #include "journal.h"
 #include "strutil.h"
@@ -36,9 +37,7 @@
 #define BIG_RUN 50
 
 static double now_s(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+        return (double) now_mono_usec() / 1e6;
 }
 
 static void die(const char *what, int r) {

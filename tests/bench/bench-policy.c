@@ -6,13 +6,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "policy.h"
 #include "test-helpers.h"
 
 static double now_s(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+        return (double) now_mono_usec() / 1e6;
 }
 
 static Policy *parse_or_die(const TextBuf *b) {

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "device-json.h"
 #include "event.h"
 #include "fileio.h"
@@ -29,9 +30,7 @@
 #define POLICY_SERIAL UINT64_C(2026112601)
 
 static double now_s(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+        return (double) now_mono_usec() / 1e6;
 }
 
 static int die(const char *what, int r) {
